@@ -1,0 +1,75 @@
+"""The storage seam: the SQLite store (default) and the Elasticsearch store (scale-out)
+both implement this, and everything user-facing (API, dashboard, ``radar search``,
+takedown lists) talks only to it.
+
+Every write is an idempotent upsert on post / account / source keys, because delivery is
+at-least-once: the runner may hand the same batch twice after a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from pipeline.models import (
+    AccountRisk,
+    Reject,
+    Review,
+    ScoredPost,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    SourceState,
+    StoreStats,
+)
+
+
+@runtime_checkable
+class Store(Protocol):
+    async def open(self) -> None:
+        """Create / migrate the schema; safe to call on an existing store."""
+
+    async def close(self) -> None: ...
+
+    async def write_batch(
+        self,
+        posts: Sequence[ScoredPost],
+        accounts: Sequence[AccountRisk] = (),
+        checkpoints: Sequence[SourceState] = (),
+    ) -> None:
+        """Upsert posts with their verdicts, account risks and source checkpoints in one
+        durable step. When this returns, all of it survives a crash; checkpoints are in
+        the same step so a checkpoint never runs ahead of the posts it covers."""
+
+    async def record_rejects(self, rejects: Sequence[Reject]) -> None: ...
+
+    async def get_accounts(self, keys: Sequence[str]) -> dict[str, AccountRisk]:
+        """Current risk of the given account keys (``platform:account_id``); missing keys
+        are absent from the result."""
+
+    async def get_account(self, platform: str, account_id: str) -> AccountRisk | None: ...
+
+    async def account_posts(
+        self, platform: str, account_id: str, limit: int = 50
+    ) -> list[SearchHit]: ...
+
+    async def accounts_sharing_contacts(
+        self, contacts: Sequence[str], exclude: str | None = None
+    ) -> list[AccountRisk]:
+        """Accounts whose posts or bio carry any of these canonical contacts."""
+
+    async def get_post(self, key: str) -> SearchHit | None: ...
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        """Full-text search with filters, highlight fragments and facet counts
+        (``category``, ``platform``, ``status``) over the filtered set."""
+
+    async def set_review(self, review: Review) -> None: ...
+
+    async def get_checkpoint(self, source: str) -> SourceState | None: ...
+
+    async def list_sources(self) -> list[SourceState]: ...
+
+    async def count_posts(self) -> int: ...
+
+    async def stats(self) -> StoreStats: ...
