@@ -1,0 +1,71 @@
+"""The JSON shapes of the API: a search hit, a search result, an account, the status.
+
+Why explicit shapes instead of dumping the Structs: the API is a contract for scripts
+investigators write, so it is flat where that helps (post fields at the top of a hit),
+leaves out what is bulky or internal (``post_scores``, ``detector_version``) and names
+highlight fragments instead of using bare pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from dashboards.highlight import hit_fragments
+from pipeline.models import AccountRisk, SearchHit, SearchResult, SourceState, StoreStats
+
+_VERDICT_FIELDS = ("flagged", "score", "categories", "evidence", "contacts", "reasons")
+
+
+def hit_json(hit: SearchHit) -> dict[str, Any]:
+    post = hit.post
+    verdict = hit.verdict
+    return {
+        "key": post.key,
+        "platform": post.platform,
+        "post_id": post.post_id,
+        "text": post.text,
+        "author_id": post.author_id,
+        "author_name": post.author_name,
+        "account_key": post.account_key,
+        "url": post.url,
+        "created_at": post.created_at,
+        "verdict": {name: getattr(verdict, name) for name in _VERDICT_FIELDS},
+        "status": hit.status,
+        "highlight": [{"text": text, "mark": mark} for text, mark in hit_fragments(hit)],
+    }
+
+
+def search_json(result: SearchResult) -> dict[str, Any]:
+    return {
+        "total": result.total,
+        "results": [hit_json(hit) for hit in result.results],
+        "facets": result.facets,
+    }
+
+
+def account_json(
+    account: AccountRisk, sharing: list[AccountRisk], recent: list[SearchHit]
+) -> dict[str, Any]:
+    fields = msgspec.structs.asdict(account)
+    fields.pop("post_scores", None)
+    return {
+        "key": account.key,
+        **fields,
+        "sharing": [other.key for other in sharing if other.key != account.key],
+        "recent_posts": [hit_json(hit) for hit in recent],
+    }
+
+
+def status_json(
+    stats: StoreStats, sources: list[SourceState], runner: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Store counters, source checkpoints and (when a runner is attached) its live status,
+    each under its own key so neither can shadow the other."""
+    return {"store": stats, "sources": sources, "runner": runner}
+
+
+def encode(value: object) -> bytes:
+    """msgspec JSON: datetimes as ISO 8601, enums as their values, Structs as objects."""
+    return msgspec.json.encode(value)
