@@ -56,9 +56,11 @@ class FilesCollector:
 
     def _paths(self) -> list[Path]:
         pattern = str(Path(self._settings.path).expanduser())
-        return sorted(Path(match) for match in glob.glob(pattern)) if glob.has_magic(
-            pattern
-        ) else [Path(pattern)]
+        return (
+            sorted(Path(match) for match in glob.glob(pattern))
+            if glob.has_magic(pattern)
+            else [Path(pattern)]
+        )
 
     def _format(self, path: Path) -> str:
         if self._settings.format != "auto":
@@ -77,17 +79,18 @@ class FilesCollector:
                 position = _FilePosition()  # truncated / replaced: read it again
             read = self._read_csv if self._format(path) == "csv" else self._read_jsonl
             page = Page(posts=[], rejects=[])
-            for item, position in read(path, position):
+            reached = position
+            for item, reached in read(path, position):
                 if isinstance(item, Post):
                     page.posts.append(item)
                 elif item is not None:
                     page.rejects.append(item)
                 if len(page.posts) + len(page.rejects) >= self._settings.page_size:
-                    positions[str(path)] = position
+                    positions[str(path)] = reached
                     page.cursor = msgspec.json.encode(positions).decode()
                     yield page
                     page = Page(posts=[], rejects=[])
-            positions[str(path)] = position
+            positions[str(path)] = reached
             page.cursor = msgspec.json.encode(positions).decode()
             yield page
 

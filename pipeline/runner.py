@@ -1,0 +1,328 @@
+"""The embedded runner: collectors → detect → aggregate + store, as asyncio tasks.
+
+Queues are bounded so a fast source waits for the detector and the store instead of
+filling memory (back-pressure). Each page's posts are followed down the queues by a
+checkpoint marker; the writer commits the marker in the same transaction as the posts
+before it, so the checkpoint never runs ahead of durable posts (at-least-once), and the
+store's upserts on post / account keys make the repeats after a crash harmless
+(exactly-once results).
+
+Stopping drains: the scheduler stops, in-flight collections are cancelled (their partial
+pages will be re-read after restart), and the queues are emptied into the store before
+the last checkpoint is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from collectors.base import Collector, CollectorContext, SourceSettings
+from collectors.registry import build_collector
+from collectors.scheduler import build_scheduler
+from detectors import Detector
+from pipeline.config import Settings
+from pipeline.models import AccountRisk, Post, Reject, ScoredPost, SourceState
+from pipeline.stages import Deduper, fold_accounts, score_post
+from pipeline.store.base import Store
+
+log = logging.getLogger("radar.runner")
+
+_STOP = object()
+_ACCOUNT_CACHE_SIZE = 100_000
+_REJECT_LOG_LIMIT = 20
+
+
+class _Mark(msgspec.Struct):
+    """Checkpoint marker: travels behind its page's posts."""
+
+    state: SourceState
+
+
+@dataclass
+class Counters:
+    collected: int = 0
+    rejected: int = 0
+    truncated: int = 0
+    duplicates: int = 0
+    scored: int = 0
+    flagged: int = 0
+    written: int = 0
+    batches: int = 0
+    store_errors: int = 0
+
+
+@dataclass
+class SourceHealth:
+    kind: str
+    running: bool = False
+    runs: int = 0
+    last_run: str | None = None
+    last_success: str | None = None
+    last_error: str | None = None
+    rejects_logged: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        detector: Detector,
+        sources: Sequence[SourceSettings],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.detector = detector
+        self.sources = {source.name: source for source in sources if source.enabled}
+        self.counters = Counters()
+        self.health = {
+            name: SourceHealth(kind=str(source.__struct_config__.tag))
+            for name, source in self.sources.items()
+        }
+        context = CollectorContext(tz=settings.tz, max_text_chars=settings.stream.max_text_chars)
+        self._collectors: dict[str, Collector] = {
+            name: build_collector(source, context) for name, source in self.sources.items()
+        }
+        size = settings.stream.queue_size
+        self._detect_q: asyncio.Queue[object] = asyncio.Queue(maxsize=size)
+        self._write_q: asyncio.Queue[object] = asyncio.Queue(maxsize=size)
+        self._states: dict[str, SourceState] = {}
+        self._accounts: OrderedDict[str, AccountRisk] = OrderedDict()
+        self._deduper = Deduper()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._scheduler = None
+        self._stopping = False
+        self.started_at = time.monotonic()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self, *, schedule: bool = True) -> None:
+        for state in await self.store.list_sources():
+            self._states[state.name] = state
+        self._tasks = [
+            asyncio.create_task(self._detect_loop(), name="radar-detect"),
+            asyncio.create_task(self._write_loop(), name="radar-write"),
+        ]
+        if schedule and self.sources:
+            self._scheduler = build_scheduler(
+                list(self.sources.values()), self._scheduled_collect, self.settings.tz
+            )
+            self._scheduler.start()
+        log.info(
+            "runner started: %d source(s): %s",
+            len(self.sources),
+            ", ".join(self.sources) or "none",
+        )
+
+    async def stop(self) -> None:
+        """Stop collecting, drain the queues into the store, write the last checkpoints."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        for task in list(self._inflight):
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self._detect_q.put(_STOP)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for collector in self._collectors.values():
+            await collector.aclose()
+        log.info(
+            "runner stopped: %d collected, %d flagged, %d written",
+            self.counters.collected,
+            self.counters.flagged,
+            self.counters.written,
+        )
+
+    async def collect_once(self, name: str) -> int:
+        """Run one source now, from its last handed-on cursor; returns posts handed on."""
+        collector = self._collectors[name]
+        health = self.health[name]
+        health.running = True
+        health.runs += 1
+        health.last_run = _now_iso()
+        handed = 0
+        try:
+            state = self._states.get(name) or SourceState(name=name)
+            async for page in collector.fetch(state.cursor):
+                await self._report_rejects(name, page.rejects)
+                for post in page.posts:
+                    if post.truncated:
+                        self.counters.truncated += 1
+                    await self._detect_q.put(post)
+                handed += len(page.posts)
+                self.counters.collected += len(page.posts)
+                state = SourceState(
+                    name=name,
+                    cursor=page.cursor,
+                    updated_at=datetime.now(UTC),
+                    posts_total=state.posts_total + len(page.posts),
+                    bad_records=state.bad_records + len(page.rejects),
+                )
+                self._states[name] = state
+                await self._detect_q.put(_Mark(state))
+            health.last_success = _now_iso()
+            health.last_error = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failing source must never take the monitor down
+            health.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("source %s failed: %s", name, health.last_error)
+        finally:
+            health.running = False
+        return handed
+
+    async def _scheduled_collect(self, name: str) -> None:
+        task = asyncio.current_task()
+        if task is None or self._stopping:
+            return
+        self._inflight.add(task)
+        try:
+            await self.collect_once(name)
+        finally:
+            self._inflight.discard(task)
+
+    async def run_sources_once(self) -> None:
+        """Collect every source once and wait until everything is stored (``radar import``)."""
+        for name in self.sources:
+            await self.collect_once(name)
+        await self.stop()
+
+    # -- stages ----------------------------------------------------------------------
+
+    async def _detect_loop(self) -> None:
+        batch_size = self.settings.stream.batch_size
+        while True:
+            items = [await self._detect_q.get()]
+            while len(items) < batch_size and not self._detect_q.empty():
+                items.append(self._detect_q.get_nowait())
+            for item in items:
+                if item is _STOP:
+                    await self._write_q.put(_STOP)
+                    return
+                if isinstance(item, Post):
+                    if not self._deduper.is_new(item):
+                        self.counters.duplicates += 1
+                        continue
+                    scored = score_post(self.detector, item)
+                    self.counters.scored += 1
+                    if scored.verdict.flagged:
+                        self.counters.flagged += 1
+                    await self._write_q.put(scored)
+                else:
+                    await self._write_q.put(item)
+            await asyncio.sleep(0)  # let collectors and the dashboard breathe
+
+    async def _write_loop(self) -> None:
+        batch_size = self.settings.stream.batch_size
+        stop = False
+        while not stop:
+            items = [await self._write_q.get()]
+            while len(items) < batch_size and not self._write_q.empty():
+                items.append(self._write_q.get_nowait())
+            if items[-1] is _STOP:
+                items.pop()
+                stop = True
+            if items:
+                await self._flush(items)
+
+    async def _flush(self, items: list[object]) -> None:
+        posts = [item for item in items if isinstance(item, ScoredPost)]
+        marks: dict[str, SourceState] = {}
+        for item in items:
+            if isinstance(item, _Mark):
+                marks[item.state.name] = item.state  # the latest mark per source wins
+        accounts = fold_accounts(posts, await self._account_states(posts))
+        delay = 0.5
+        while True:
+            try:
+                await self.store.write_batch(posts, list(accounts.values()), list(marks.values()))
+                break
+            except Exception as exc:
+                self.counters.store_errors += 1
+                log.error("store write failed (%s); retrying in %.1fs", exc, delay)
+                if self._stopping and self.counters.store_errors > 3:
+                    log.error("giving up on %d posts; they will be re-read on restart", len(posts))
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        for key, risk in accounts.items():
+            self._remember_account(key, risk)
+        self.counters.written += len(posts)
+        self.counters.batches += 1
+
+    async def _account_states(self, posts: list[ScoredPost]) -> dict[str, AccountRisk]:
+        keys = {scored.post.account_key for scored in posts} - {None}
+        states = {key: self._accounts[key] for key in keys if key in self._accounts}
+        missing = [key for key in keys if key not in states and key is not None]
+        if missing:
+            states.update(await self.store.get_accounts(missing))
+        return states
+
+    def _remember_account(self, key: str, risk: AccountRisk) -> None:
+        self._accounts[key] = risk
+        self._accounts.move_to_end(key)
+        if len(self._accounts) > _ACCOUNT_CACHE_SIZE:
+            self._accounts.popitem(last=False)
+
+    async def _report_rejects(self, name: str, rejects: list[Reject]) -> None:
+        if not rejects:
+            return
+        self.counters.rejected += len(rejects)
+        health = self.health[name]
+        for reject in rejects:
+            if health.rejects_logged < _REJECT_LOG_LIMIT:
+                log.warning("source %s: %s: %s", name, reject.location, reject.reason)
+            elif health.rejects_logged == _REJECT_LOG_LIMIT:
+                log.warning("source %s: more bad records; see `radar sources`", name)
+            health.rejects_logged += 1
+        await self.store.record_rejects(rejects)
+
+    # -- status ----------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        sources = []
+        for name, health in self.health.items():
+            state = self._states.get(name)
+            sources.append(
+                {
+                    "name": name,
+                    **asdict(health),
+                    "cursor": state.cursor if state else None,
+                    "posts_total": state.posts_total if state else 0,
+                    "bad_records": state.bad_records if state else 0,
+                }
+            )
+        return {
+            "uptime_seconds": round(time.monotonic() - self.started_at, 1),
+            "counters": asdict(self.counters),
+            "queues": {"detect": self._detect_q.qsize(), "write": self._write_q.qsize()},
+            "detector_version": self.detector.version,
+            "sources": sources,
+        }
+
+    async def status_async(self) -> dict[str, Any]:
+        return self.status()
+
+    def progress_line(self) -> str:
+        c = self.counters
+        return (
+            f"collected {c.collected}, flagged {c.flagged}, stored {c.written}, "
+            f"bad records {c.rejected}, queued {self._detect_q.qsize()}+{self._write_q.qsize()}"
+        )
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
