@@ -1,0 +1,174 @@
+"""Combine feature families into a score, a flag and zh-CN reasons.
+
+Why families and a gate rather than a word list: every word the black market uses is
+also used by the people it preys on and by those who warn against it ("全额退保" appears in
+the regulator's own warning). What the ads have and the others lack is the combination:
+something sold (a scheme term, an outcome promise) AND a private way in (a WeChat id, a
+"私信我", a contact in the bio). The weights, caps and the gate live in ``scoring.toml``
+so an analyst can read exactly why a post scored what it did.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from detectors.contacts import describe
+from detectors.lexicon import CONTEXT_FEATURE, SCHEME_FEATURE, Lexicon
+from pipeline.models import CATEGORIES, Contact, Evidence
+
+SHIELD_KINDS = frozenset({"wechat", "qq", "phone"})
+CONTACT_LABEL_ZH = "私下联系方式"
+BIO_LABEL_ZH = "简介联系方式"
+
+
+@dataclass(slots=True)
+class Scored:
+    score: float
+    flagged: bool
+    categories: list[str]
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Everything the scorer may look at for one post (all already on original offsets)."""
+
+    terms: list[Evidence]  # lexicon hits (negated invitations already removed)
+    contacts: list[Contact]  # private contacts in the post, not in an exposure frame
+    exposed: list[Contact]  # contacts being exposed ("这个微信是骗子")
+    bio_contacts: list[Contact]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class Scorer:
+    def __init__(self, lexicon: Lexicon) -> None:
+        cfg = lexicon.scoring
+        self._families = lexicon.families
+        self._categories = lexicon.categories
+        self.bias = float(cfg["bias"])
+        self.threshold = float(cfg["threshold"])
+        self.gate_cap = float(cfg["gate_cap"])
+        c = cfg["contacts"]
+        self._c_first, self._c_extra = float(c["first"]), float(c["extra"])
+        self._c_cap, self._c_bio, self._c_link = float(c["cap"]), float(c["bio"]), float(c["link"])
+        self._scheme_families = tuple(cfg["gate"]["scheme_families"])
+        self._channel_families = tuple(cfg["gate"]["channel_families"])
+        self._shield_families = tuple(cfg["gate"].get("shield_families", self._channel_families))
+        self._strong_all = tuple(cfg["strong"]["all"])
+        self._strong_any = tuple(cfg["strong"]["any"])
+        self._strong_min = int(cfg["strong"]["min_families"])
+        self._positive = [f for f in self._families.values() if f.polarity == "positive"]
+        self._negative = [f for f in self._families.values() if f.polarity == "negative"]
+        self._nothing = Scored(score=_sigmoid(self.bias), flagged=False, categories=[])
+
+    def score(self, s: Signals) -> Scored:
+        if not (s.terms or s.contacts or s.exposed or s.bio_contacts):
+            return Scored(self._nothing.score, False, [])  # the common case: nothing at all
+        by_family: dict[str, dict[str, Evidence]] = {}
+        by_category: dict[str, dict[str, Evidence]] = {}
+        named: set[str] = set()  # categories named by a scheme term or a scheme family
+        domains: set[str] = set()  # categories the post is merely about ("保单", "网贷")
+        for ev in s.terms:
+            if ev.feature == SCHEME_FEATURE and ev.category:
+                by_category.setdefault(ev.category, {}).setdefault(ev.text, ev)
+                named.add(ev.category)
+            elif ev.feature == CONTEXT_FEATURE and ev.category:
+                domains.add(ev.category)
+            elif ev.feature in self._families:
+                by_family.setdefault(ev.feature, {}).setdefault(ev.text, ev)
+                if ev.category:
+                    named.add(ev.category)
+
+        logit = self.bias
+        if by_category:
+            logit += max(ev.weight for evs in by_category.values() for ev in evs.values())
+        present = [f.name for f in self._positive if f.name in by_family]
+        for name in present:
+            logit += min(self._families[name].cap, sum(e.weight for e in by_family[name].values()))
+
+        shield = {c.canonical for c in s.contacts if c.kind in SHIELD_KINDS}
+        links = {c.canonical for c in s.contacts if c.kind not in SHIELD_KINDS}
+        if shield:
+            logit += min(self._c_cap, self._c_first + self._c_extra * (len(shield) - 1))
+        if links:
+            logit += self._c_link if not shield else self._c_extra
+        if s.bio_contacts:
+            logit += self._c_bio
+
+        # a private way in written in the post itself shields it from "warning" discounts
+        text_channel = bool(shield) or any(f in by_family for f in self._shield_families)
+        channel = (
+            text_channel
+            or bool(links)
+            or bool(s.bio_contacts)
+            or any(f in by_family for f in self._channel_families)
+        )
+        negatives = [f.name for f in self._negative if f.name in by_family]
+        if not text_channel:
+            for name in negatives:
+                total = sum(abs(e.weight) for e in by_family[name].values())
+                logit -= min(self._families[name].cap, total)
+
+        sells = bool(by_category) or any(f in by_family for f in self._scheme_families)
+        strong = (
+            all(f in by_family for f in self._strong_all)
+            and any(f in by_family for f in self._strong_any)
+            and len(present) >= self._strong_min
+            and not negatives
+        )
+        score = _sigmoid(logit)
+        gated = not ((sells and channel) or strong)
+        if gated:
+            score = min(score, self.gate_cap)
+        flagged = score >= self.threshold
+        # a flagged post also takes the categories of the domain it is about
+        shown = named | domains if flagged else named
+        categories = [c for c in CATEGORIES if c in shown]
+
+        reasons: list[str] = []
+        labels = [self._categories[c].label_zh for c in CATEGORIES if c in by_category]
+        labels += [self._families[f].label_zh for f in present]
+        examples = _examples(by_category, by_family, present)
+        if shield or links:
+            labels.append(CONTACT_LABEL_ZH)
+            examples += [describe(c) for c in _distinct(s.contacts)[:2]]
+        if s.bio_contacts:
+            labels.append(BIO_LABEL_ZH)
+            examples += [describe(c) for c in _distinct(s.bio_contacts)[:1]]
+        if labels:
+            reasons.append("+".join(labels) + ": " + ", ".join(examples))
+        for name in negatives:
+            words = ", ".join(list(by_family[name])[:3])
+            effect = "含私下联系方式, 不降分" if text_channel else "无私下联系方式, 降低分数"
+            reasons.append(f"{self._families[name].label_zh}: {words} ({effect})")
+        if s.exposed:
+            shown = ", ".join(describe(c) for c in _distinct(s.exposed)[:2])
+            reasons.append(f"曝光语境中的联系方式, 不计为引流: {shown}")
+        if gated and (sells or channel):
+            missing = "私下联系方式或引流" if sells else "业务词或结果承诺"
+            reasons.append(f"缺少{missing}, 不标记")
+        return Scored(score=score, flagged=flagged, categories=categories, reasons=reasons)
+
+
+def _examples(
+    by_category: dict[str, dict[str, Evidence]],
+    by_family: dict[str, dict[str, Evidence]],
+    present: list[str],
+) -> list[str]:
+    seen: list[str] = []
+    for group in [*by_category.values(), *(by_family[f] for f in present)]:
+        for text in group:
+            if text not in seen and not any(text in s for s in seen):
+                seen.append(text)
+    return seen[:4]
+
+
+def _distinct(contacts: list[Contact]) -> list[Contact]:
+    out: dict[str, Contact] = {}
+    for c in contacts:
+        out.setdefault(c.canonical, c)
+    return list(out.values())
