@@ -19,9 +19,7 @@ import msgspec
 from pipeline.models import MAX_TEXT_CHARS, Post, Reject
 
 
-class SourceSettings(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind"
-):
+class SourceSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind"):
     """Options every source kind shares; each kind subclasses it with ``tag="<kind>"``."""
 
     name: str
