@@ -1,0 +1,116 @@
+"""CJK bigram tokenisation for full-text search, shared by the SQLite and Elasticsearch stores.
+
+Why bigrams (see ``bench/fts.py`` and the figures in ``pipeline.store.sqlite``): Chinese
+has no spaces, and the terms investigators search are often two characters (口子, 退保,
+下款). Overlapping bigrams index every two-character window, so any term of two or more
+characters is found as a phrase of its bigrams, with no dictionary to disagree with the
+obfuscated spellings black-market posts use. It is also what Elasticsearch's ``cjk``
+analyzer does (``cjk_width`` + ``lowercase`` + ``cjk_bigram``), so both stores answer the
+same query alike.
+
+The scheme, applied to indexed text and to queries alike:
+
+- NFKC folds full-width letters and digits to half-width (ｖｘ → vx) and half-width
+  katakana to full-width; then lower-case.
+- A run of CJK characters becomes its overlapping bigrams (全额退保 → 全额 额退 退保);
+  a one-character run stays a single token.
+- A run of other letters/digits is one token (``vx123``); everything else separates.
+
+The output is a space-joined token string for an FTS5 table using the ``unicode61``
+tokenizer, which then sees each bigram as one token. User text never reaches FTS5 syntax:
+:func:`match_expression` quotes every token it emits as an FTS5 string.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Han (unified, extension A, compatibility, extensions B-F), the iteration marks 々〇,
+# hiragana, katakana (without the ・ separator) and hangul syllables: the scripts
+# Elasticsearch's cjk_bigram filter pairs up.
+_CJK = (
+    "\u3005\u3007"
+    "\u3041-\u3096\u309d-\u309f"
+    "\u30a1-\u30fa\u30fc-\u30ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\uac00-\ud7af"
+    "\U00020000-\U0002ebef"
+)
+_TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W_{_CJK}]+)")
+
+# Bump when the scheme changes: the SQLite store rebuilds its index when the version it
+# recorded differs, because a contentless FTS5 index can only delete the tokens it was given.
+TOKENIZER_VERSION = "cjk-bigram-1"
+
+
+def fold(text: str) -> str:
+    """Width- and case-fold: what both indexing and highlighting compare."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _runs(text: str) -> list[tuple[str, bool]]:
+    """``(run, is_cjk)`` for each searchable run of the folded text, in order."""
+    return [(m.group(), m.lastgroup == "cjk") for m in _TOKEN.finditer(fold(text))]
+
+
+def _bigrams(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def index_tokens(text: str) -> list[str]:
+    """The tokens one text is indexed under, in position order."""
+    tokens: list[str] = []
+    for run, is_cjk in _runs(text):
+        if is_cjk:
+            tokens.extend(_bigrams(run))
+        else:
+            tokens.append(run)
+    return tokens
+
+
+def index_text(text: str) -> str:
+    """The token string stored in the FTS5 column (space-separated tokens)."""
+    return " ".join(index_tokens(text))
+
+
+def query_terms(q: str) -> list[str]:
+    """The folded terms of a user query (CJK runs and words), de-duplicated, in order.
+
+    Every term must occur for a post to match; the highlighter marks these same terms.
+    """
+    return list(_query_runs(q))
+
+
+def _query_runs(q: str) -> dict[str, bool]:
+    seen: dict[str, bool] = {}
+    for run, is_cjk in _runs(q):
+        seen.setdefault(run, is_cjk)
+    return seen
+
+
+def quote(token: str) -> str:
+    """An FTS5 string literal: the only form in which our text enters a MATCH."""
+    return '"' + token.replace('"', '""') + '"'
+
+
+def match_expression(q: str) -> str | None:
+    """An FTS5 MATCH expression for a user query, or None when it has no searchable term.
+
+    Each CJK term becomes a phrase of its bigrams (``"全额" + "额退" + "退保"``), each word a
+    one-token phrase, and the phrases are AND-ed. A one-character CJK term is a prefix
+    query (``"保"*``) so it also finds the bigrams that start with it; a character that only
+    ends a CJK run is not found (Elasticsearch's ``cjk`` analyzer has the same blind spot).
+    """
+    phrases: list[str] = []
+    for term, is_cjk in _query_runs(q).items():
+        if is_cjk:
+            if len(term) == 1:
+                phrases.append(quote(term) + "*")
+            else:
+                phrases.append(" + ".join(quote(t) for t in _bigrams(term)))
+        else:
+            phrases.append(quote(term))
+    return " AND ".join(phrases) or None

@@ -1,0 +1,217 @@
+"""Structs ⇄ SQLite rows for the SQLite store: the one place that knows the column order.
+
+Times are stored as UTC text with a fixed width (``2025-03-14T08:00:00.000000Z``) so that
+text comparison is time comparison: since/until filters and "newest first" use plain
+indexes. A naive datetime is taken to be UTC (``Post.created_at`` is documented as UTC),
+so it comes back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import msgspec
+
+from pipeline.models import (
+    AccountRisk,
+    Contact,
+    Evidence,
+    Post,
+    ReviewStatus,
+    ScoredPost,
+    SearchHit,
+    SourceState,
+    Verdict,
+)
+from pipeline.store.highlight import highlight
+
+_encode = msgspec.json.Encoder().encode
+_str_list = msgspec.json.Decoder(list[str])
+_evidence_list = msgspec.json.Decoder(list[Evidence])
+_contact_list = msgspec.json.Decoder(list[Contact])
+_account = msgspec.json.Decoder(AccountRisk)
+_source_state = msgspec.json.Decoder(SourceState)
+
+# A reject sample is for a human to recognise the record, not to keep it whole.
+MAX_REJECT_SAMPLE = 2_000
+
+
+def to_text(value: datetime | None) -> str | None:
+    """Fixed-width UTC text, so that comparing text compares time."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def from_text(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def json_list(values: Sequence[object]) -> str:
+    """A JSON array parameter, for ``IN (SELECT value FROM json_each(?))``: any number of
+    keys in one bound parameter instead of SQL built to the length of the list."""
+    return _encode(list(values)).decode()
+
+
+def now_text() -> str:
+    return to_text(datetime.now(UTC)) or ""
+
+
+UPSERT_POST = """
+INSERT INTO posts (key, platform, post_id, account_key, author_id, author_name, author_bio,
+                   url, text, created_at, created_raw, collected_at, source, truncated,
+                   flagged, score)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    platform = excluded.platform, post_id = excluded.post_id,
+    account_key = excluded.account_key, author_id = excluded.author_id,
+    author_name = excluded.author_name, author_bio = excluded.author_bio,
+    url = excluded.url, text = excluded.text, created_at = excluded.created_at,
+    created_raw = excluded.created_raw, collected_at = excluded.collected_at,
+    source = excluded.source, truncated = excluded.truncated,
+    flagged = excluded.flagged, score = excluded.score
+"""
+
+
+def post_params(scored: ScoredPost) -> tuple[object, ...]:
+    post = scored.post
+    return (
+        post.key,
+        post.platform,
+        post.post_id,
+        post.account_key,
+        post.author_id,
+        post.author_name,
+        post.author_bio,
+        post.url,
+        post.text,
+        to_text(post.created_at),
+        post.created_raw,
+        to_text(post.collected_at),
+        post.source,
+        int(post.truncated),
+        int(scored.verdict.flagged),
+        float(scored.verdict.score),
+    )
+
+
+UPSERT_VERDICT = """
+INSERT INTO verdicts (post_key, flagged, score, categories, evidence, contacts, reasons,
+                      detector_version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (post_key) DO UPDATE SET
+    flagged = excluded.flagged, score = excluded.score, categories = excluded.categories,
+    evidence = excluded.evidence, contacts = excluded.contacts, reasons = excluded.reasons,
+    detector_version = excluded.detector_version
+"""
+
+
+def verdict_params(key: str, verdict: Verdict) -> tuple[object, ...]:
+    return (
+        key,
+        int(verdict.flagged),
+        float(verdict.score),
+        _encode(verdict.categories).decode(),
+        _encode(verdict.evidence).decode(),
+        _encode(verdict.contacts).decode(),
+        _encode(verdict.reasons).decode(),
+        verdict.detector_version,
+    )
+
+
+def contact_rows(scored: ScoredPost) -> list[tuple[str, str, str]]:
+    """``(canonical, post_key, account_key)`` rows for the contacts table."""
+    account = scored.post.account_key or ""
+    canon = {c.canonical or c.value for c in scored.verdict.contacts}
+    return [(c, scored.post.key, account) for c in sorted(canon) if c]
+
+
+UPSERT_ACCOUNT = """
+INSERT INTO accounts (key, platform, account_id, score, flagged, ring, last_seen, data)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    platform = excluded.platform, account_id = excluded.account_id, score = excluded.score,
+    flagged = excluded.flagged, ring = excluded.ring, last_seen = excluded.last_seen,
+    data = excluded.data
+"""
+
+
+def account_params(account: AccountRisk) -> tuple[object, ...]:
+    return (
+        account.key,
+        account.platform,
+        account.account_id,
+        float(account.score),
+        int(account.flagged),
+        account.ring,
+        to_text(account.last_seen),
+        _encode(account).decode(),
+    )
+
+
+def decode_account(data: str) -> AccountRisk:
+    return _account.decode(data)
+
+
+UPSERT_CHECKPOINT = """
+INSERT INTO checkpoints (source, state, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (source) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+"""
+
+
+def checkpoint_params(state: SourceState) -> tuple[object, ...]:
+    return (state.name, _encode(state).decode(), to_text(state.updated_at))
+
+
+def decode_source_state(data: str) -> SourceState:
+    return _source_state.decode(data)
+
+
+# The columns every SearchHit is built from; queries select them under these names.
+HIT_COLUMNS = """
+    p.platform, p.post_id, p.text, p.source, p.author_id, p.author_name, p.author_bio, p.url,
+    p.created_at, p.created_raw, p.collected_at, p.truncated,
+    v.flagged, v.score, v.categories, v.evidence, v.contacts, v.reasons, v.detector_version,
+    coalesce(r.status, 'new') AS status
+"""
+HIT_FROM = """
+FROM posts p
+JOIN verdicts v ON v.post_key = p.key
+LEFT JOIN reviews r ON r.target = p.key
+"""
+
+
+def hit_from_row(row: sqlite3.Row, terms: Sequence[str] = ()) -> SearchHit:
+    post = Post(
+        platform=row["platform"],
+        post_id=row["post_id"],
+        text=row["text"],
+        source=row["source"],
+        author_id=row["author_id"],
+        author_name=row["author_name"],
+        author_bio=row["author_bio"],
+        url=row["url"],
+        created_at=from_text(row["created_at"]),
+        created_raw=row["created_raw"],
+        collected_at=from_text(row["collected_at"]),
+        truncated=bool(row["truncated"]),
+    )
+    verdict = Verdict(
+        flagged=bool(row["flagged"]),
+        score=row["score"],
+        categories=_str_list.decode(row["categories"]),
+        evidence=_evidence_list.decode(row["evidence"]),
+        contacts=_contact_list.decode(row["contacts"]),
+        reasons=_str_list.decode(row["reasons"]),
+        detector_version=row["detector_version"],
+    )
+    return SearchHit(
+        post=post,
+        verdict=verdict,
+        status=ReviewStatus(row["status"]),
+        highlight=highlight(post.text, terms, verdict.evidence),
+    )

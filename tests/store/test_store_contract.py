@@ -1,0 +1,361 @@
+"""The store contract: what every ``Store`` must do, tested only through the protocol."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+from store_factories import ACCOUNTS, P1, P2, P3, P5, P6, POSTS, day, scored
+
+from pipeline.models import (
+    Reject,
+    Review,
+    ReviewStatus,
+    SearchQuery,
+    SearchResult,
+    SourceState,
+)
+from pipeline.store.base import Store
+
+
+async def keys(store: Store, **query: object) -> list[str]:
+    result = await store.search(SearchQuery(**query))
+    return [hit.post.key for hit in result.results]
+
+
+async def key_set(store: Store, **query: object) -> set[str]:
+    return set(await keys(store, page_size=100, **query))
+
+
+@pytest.fixture
+async def loaded(store: Store) -> Store:
+    await store.write_batch(POSTS, ACCOUNTS)
+    return store
+
+
+# -- idempotent writes -------------------------------------------------------------------
+
+
+async def test_writing_the_same_batch_twice_leaves_one_copy(store: Store) -> None:
+    checkpoint = SourceState(name="weibo-test", cursor="c9", posts_total=6)
+    await store.write_batch(POSTS, ACCOUNTS, [checkpoint])
+    first = (await store.stats(), await store.search(SearchQuery(q="全额退保")))
+    await store.write_batch(POSTS, ACCOUNTS, [checkpoint])
+
+    assert await store.count_posts() == len(POSTS)
+    result = await store.search(SearchQuery(q="全额退保"))
+    assert result.total == 1
+    assert [h.post.key for h in result.results] == ["weibo:p1"]
+    assert (await store.stats(), result) == first
+    sharing = await store.accounts_sharing_contacts(["wechat:tb2025"])
+    assert sorted(a.key for a in sharing) == ["douyin:u3", "weibo:u1"]
+
+
+async def test_duplicates_within_one_batch_are_one_post(store: Store) -> None:
+    await store.write_batch([P1, P1, P2])
+    assert await store.count_posts() == 2
+    assert (await store.search(SearchQuery(q="全额退保"))).total == 1
+
+
+async def test_rewriting_a_post_reindexes_its_new_text(loaded: Store) -> None:
+    changed = scored("p1", "改做停息挂账了，私信", score=0.9, categories=["debt"], created=day(1))
+    await loaded.write_batch([changed])
+
+    assert await key_set(loaded, q="全额退保") == set()
+    assert await key_set(loaded, q="停息挂账") == {"weibo:p1", "weibo:p2"}
+    assert await key_set(loaded, category="surrender") == {"douyin:p4"}
+    assert await loaded.count_posts() == len(POSTS)
+
+
+# -- full-text search --------------------------------------------------------------------
+
+
+async def test_two_character_term_is_found(loaded: Store) -> None:
+    assert await key_set(loaded, q="口子") == {"weibo:p2"}
+    assert await key_set(loaded, q="口子", flagged_only=False) == {"weibo:p2", "xiaohongshu:p5"}
+
+
+async def test_four_character_term_matches_only_contiguous_text(loaded: Store) -> None:
+    # p4 has 退保全额, which holds both words but not the phrase.
+    assert await key_set(loaded, q="全额退保") == {"weibo:p1"}
+    assert await key_set(loaded, q="退保") == {"weibo:p1", "douyin:p4"}
+
+
+async def test_mixed_latin_and_chinese_terms_must_all_match(loaded: Store) -> None:
+    assert await key_set(loaded, q="vx 退保") == {"weibo:p1", "douyin:p4"}
+    assert await key_set(loaded, q="vx 停息挂账") == set()
+
+
+@pytest.mark.parametrize("q", ["VX", "ｖｘ", "Vx"])
+async def test_latin_terms_match_any_case_and_width(loaded: Store, q: str) -> None:
+    assert await key_set(loaded, q=q) == {"weibo:p1", "douyin:p4"}
+
+
+async def test_query_without_searchable_terms_matches_nothing(loaded: Store) -> None:
+    result = await loaded.search(SearchQuery(q="，。！"))
+    assert (result.total, result.results) == (0, [])
+
+
+async def test_empty_query_lists_flagged_posts_by_score(loaded: Store) -> None:
+    assert await keys(loaded) == ["weibo:p1", "weibo:p2", "douyin:p3", "douyin:p4"]
+
+
+async def test_equal_scores_list_newest_first(store: Store) -> None:
+    older = scored("old", "代理退保", score=0.5, created=day(1))
+    newer = scored("new", "代理退保", score=0.5, created=day(2))
+    undated = scored("undated", "代理退保", score=0.5, created=None, collected=day(3))
+    await store.write_batch([older, newer, undated])
+    assert await keys(store) == ["weibo:undated", "weibo:new", "weibo:old"]
+
+
+# -- filters -----------------------------------------------------------------------------
+
+
+async def test_flagged_only_is_the_default(loaded: Store) -> None:
+    assert (await loaded.search(SearchQuery())).total == 4
+    assert (await loaded.search(SearchQuery(flagged_only=False))).total == 6
+
+
+async def test_category_filter(loaded: Store) -> None:
+    assert await key_set(loaded, category="surrender") == {"weibo:p1", "douyin:p4"}
+    assert await key_set(loaded, category="debt") == {"weibo:p2"}
+    assert await key_set(loaded, category="other_scheme") == set()
+
+
+async def test_platform_filter(loaded: Store) -> None:
+    assert await key_set(loaded, platform="douyin") == {"douyin:p3", "douyin:p4"}
+
+
+async def test_time_window_is_half_open(loaded: Store) -> None:
+    assert await key_set(loaded, since=day(2), until=day(4)) == {"weibo:p2", "douyin:p3"}
+    assert await key_set(loaded, since=day(4)) == {"douyin:p4"}
+
+
+async def test_time_filter_falls_back_to_collected_at(loaded: Store) -> None:
+    # p5 has no created_at; it was collected on day 5.
+    found = await key_set(loaded, since=day(5), until=day(6), flagged_only=False)
+    assert found == {"xiaohongshu:p5"}
+
+
+async def test_min_score_filter(loaded: Store) -> None:
+    assert await key_set(loaded, min_score=0.8) == {"weibo:p1", "weibo:p2"}
+
+
+async def test_filters_combine_with_full_text(loaded: Store) -> None:
+    assert await key_set(loaded, q="退保", platform="douyin") == {"douyin:p4"}
+    assert await key_set(loaded, q="退保", min_score=0.9) == {"weibo:p1"}
+
+
+# -- reviews -----------------------------------------------------------------------------
+
+
+async def test_unreviewed_posts_have_status_new(loaded: Store) -> None:
+    result = await loaded.search(SearchQuery())
+    assert {hit.status for hit in result.results} == {ReviewStatus.NEW}
+    assert await key_set(loaded, status=ReviewStatus.NEW) == {
+        "weibo:p1",
+        "weibo:p2",
+        "douyin:p3",
+        "douyin:p4",
+    }
+
+
+async def test_review_changes_status_and_filter(loaded: Store) -> None:
+    at = datetime(2025, 3, 10, tzinfo=UTC)
+    await loaded.set_review(Review(target="douyin:p3", status=ReviewStatus.CONFIRMED, at=at))
+    assert await key_set(loaded, status=ReviewStatus.CONFIRMED) == {"douyin:p3"}
+    assert "douyin:p3" not in await key_set(loaded, status=ReviewStatus.NEW)
+
+    await loaded.set_review(
+        Review(target="douyin:p3", status=ReviewStatus.DISMISSED, note="genuine", reviewer="li")
+    )
+    assert await key_set(loaded, status=ReviewStatus.CONFIRMED) == set()
+    assert await key_set(loaded, status=ReviewStatus.DISMISSED) == {"douyin:p3"}
+    hit = await loaded.get_post("douyin:p3")
+    assert hit is not None and hit.status == ReviewStatus.DISMISSED
+
+
+# -- facets ------------------------------------------------------------------------------
+
+
+async def test_facets_count_the_filtered_set(loaded: Store) -> None:
+    await loaded.set_review(Review(target="weibo:p2", status=ReviewStatus.REPORTED))
+    result = await loaded.search(SearchQuery())
+    assert result.facets["category"] == {"surrender": 2, "debt": 1, "credit": 1, "complaint": 1}
+    assert result.facets["platform"] == {"weibo": 2, "douyin": 2}
+    assert result.facets["status"] == {"new": 3, "reported": 1}
+
+    narrowed = await loaded.search(SearchQuery(q="退保"))
+    assert narrowed.facets["platform"] == {"weibo": 1, "douyin": 1}
+    assert narrowed.facets["category"] == {"surrender": 2, "complaint": 1}
+
+
+async def test_facets_ignore_their_own_filter(loaded: Store) -> None:
+    result = await loaded.search(SearchQuery(category="surrender"))
+    assert result.total == 2
+    # The category facet still offers the other categories ...
+    assert result.facets["category"] == {"surrender": 2, "debt": 1, "credit": 1, "complaint": 1}
+    # ... while the others count only surrender posts.
+    assert result.facets["platform"] == {"weibo": 1, "douyin": 1}
+    assert result.facets["status"] == {"new": 2}
+
+    by_platform = await loaded.search(SearchQuery(platform="douyin"))
+    assert by_platform.facets["platform"] == {"weibo": 2, "douyin": 2}
+    assert by_platform.facets["category"] == {"credit": 1, "surrender": 1, "complaint": 1}
+
+
+async def test_status_facet_counts_reviews_inside_the_filtered_set(loaded: Store) -> None:
+    await loaded.set_review(Review(target="douyin:p4", status=ReviewStatus.DISMISSED))
+    await loaded.set_review(Review(target="douyin:p3", status=ReviewStatus.CONFIRMED))
+    result = await loaded.search(SearchQuery(q="退保"))  # p1 and p4; p3 is outside
+    assert result.facets["status"] == {"new": 1, "dismissed": 1}
+
+    only_confirmed = await loaded.search(SearchQuery(status=ReviewStatus.CONFIRMED))
+    assert only_confirmed.total == 1
+    assert only_confirmed.facets["status"] == {"new": 2, "confirmed": 1, "dismissed": 1}
+
+
+async def test_a_review_set_back_to_new_counts_as_new(loaded: Store) -> None:
+    await loaded.set_review(Review(target="douyin:p3", status=ReviewStatus.CONFIRMED))
+    await loaded.set_review(Review(target="douyin:p3", status=ReviewStatus.NEW))
+    assert "douyin:p3" in await key_set(loaded, status=ReviewStatus.NEW)
+    assert (await loaded.search(SearchQuery())).facets["status"] == {"new": 4}
+
+
+# -- pagination --------------------------------------------------------------------------
+
+
+async def test_pages_are_disjoint_and_complete(store: Store) -> None:
+    posts = [scored(f"x{i:02d}", f"代理退保第{i}条", score=i / 100) for i in range(25)]
+    await store.write_batch(posts)
+    pages = [
+        await store.search(SearchQuery(q="代理退保", page=n, page_size=10)) for n in (1, 2, 3, 4)
+    ]
+    assert [r.total for r in pages] == [25] * 4
+    assert [len(r.results) for r in pages] == [10, 10, 5, 0]
+    seen = [hit.post.key for r in pages for hit in r.results]
+    assert len(seen) == len(set(seen)) == 25
+    by_score = await keys(store, page_size=100)
+    assert by_score == [f"weibo:x{i:02d}" for i in reversed(range(25))]
+
+
+async def test_page_size_is_capped_at_100(store: Store) -> None:
+    await store.write_batch([scored(f"y{i:03d}", "代理退保", score=0.5) for i in range(120)])
+    result = await store.search(SearchQuery(page_size=1000))
+    assert (result.total, len(result.results)) == (120, 100)
+
+
+# -- highlight ---------------------------------------------------------------------------
+
+
+async def test_highlight_fragments_rebuild_the_original_text(loaded: Store) -> None:
+    for q in ("", "退保", "vx 退保", "口子"):
+        result = await loaded.search(SearchQuery(q=q, flagged_only=False))
+        assert result.results
+        for hit in result.results:
+            assert "".join(text for text, _ in hit.highlight) == hit.post.text
+
+
+async def test_highlight_marks_query_terms_and_evidence(loaded: Store) -> None:
+    (hit,) = (await loaded.search(SearchQuery(q="退保", platform="weibo"))).results
+    assert ("退保", "q") in hit.highlight  # the query wins where it overlaps evidence
+    assert ("全额", "surrender_phrase") in hit.highlight
+    assert ("不成功不收费", "guarantee") in hit.highlight
+
+    (p4,) = (await loaded.search(SearchQuery(q="vx", platform="douyin"))).results
+    assert ("ＶＸ", "q") in p4.highlight  # full-width original, half-width query
+
+
+# -- single records, accounts, checkpoints, stats ----------------------------------------
+
+
+async def test_get_post_round_trips_post_and_verdict(loaded: Store) -> None:
+    hit = await loaded.get_post("weibo:p1")
+    assert hit is not None
+    assert hit.post == P1.post
+    assert hit.verdict == P1.verdict
+    assert ("不成功不收费", "guarantee") in hit.highlight
+    undated = await loaded.get_post("xiaohongshu:p5")
+    assert undated is not None and undated.post == P5.post
+    assert await loaded.get_post("weibo:missing") is None
+
+
+async def test_account_posts_are_newest_first(loaded: Store) -> None:
+    hits = await loaded.account_posts("douyin", "u3")
+    assert [h.post.key for h in hits] == ["douyin:p4", "douyin:p3"]
+    assert all("".join(t for t, _ in h.highlight) == h.post.text for h in hits)
+    assert [h.post.key for h in await loaded.account_posts("douyin", "u3", limit=1)] == [
+        "douyin:p4"
+    ]
+    assert await loaded.account_posts("douyin", "nobody") == []
+
+
+async def test_accounts_round_trip(loaded: Store) -> None:
+    found = await loaded.get_accounts(["weibo:u1", "douyin:u3", "weibo:missing"])
+    assert found == {"weibo:u1": ACCOUNTS[0], "douyin:u3": ACCOUNTS[2]}
+    assert await loaded.get_account("weibo", "u2") == ACCOUNTS[1]
+    assert await loaded.get_account("weibo", "missing") is None
+    assert await loaded.get_accounts([]) == {}
+
+
+async def test_account_update_replaces_the_old_risk(loaded: Store) -> None:
+    updated = msgspec.structs.replace(ACCOUNTS[0], score=0.3, flagged=False, contacts=[])
+    await loaded.write_batch([], [updated])
+    assert await loaded.get_account("weibo", "u1") == updated
+    assert (await loaded.stats()).flagged_accounts == 2
+
+
+async def test_accounts_sharing_contacts(loaded: Store) -> None:
+    # tb2025 appears in p1 (weibo:u1) and p4 (douyin:u3).
+    sharing = await loaded.accounts_sharing_contacts(["wechat:tb2025"], exclude="weibo:u1")
+    assert [a.key for a in sharing] == ["douyin:u3"]
+    # qq:12345 is only in weibo:u2's account-level contacts (its bio).
+    assert [a.key for a in await loaded.accounts_sharing_contacts(["qq:12345"])] == ["weibo:u2"]
+    both = await loaded.accounts_sharing_contacts(["wechat:tb2025", "wechat:dk888"])
+    assert [a.key for a in both] == ["weibo:u1", "weibo:u2", "douyin:u3"]  # by score
+    assert await loaded.accounts_sharing_contacts(["wechat:nobody"]) == []
+    assert await loaded.accounts_sharing_contacts([]) == []
+
+
+async def test_checkpoints_commit_with_their_batch(store: Store) -> None:
+    first = SourceState(name="weibo-test", cursor="c1", posts_total=2, updated_at=day(1))
+    other = SourceState(name="douyin-test", cursor="d1", bad_records=1, last_error="timeout")
+    await store.write_batch([P1, P2], [], [first, other])
+    assert await store.get_checkpoint("weibo-test") == first
+    assert await store.get_checkpoint("missing") is None
+
+    second = msgspec.structs.replace(first, cursor="c2", posts_total=3, updated_at=day(2))
+    await store.write_batch([P3], [], [second])
+    assert await store.get_checkpoint("weibo-test") == second
+    assert await store.list_sources() == [other, second]  # by name
+
+
+async def test_stats(loaded: Store) -> None:
+    await loaded.record_rejects(
+        [
+            Reject(source="weibo-test", location="line 3", reason="missing text"),
+            Reject(source="weibo-test", location="line 9", reason="bad json", sample="{"),
+        ]
+    )
+    stats = await loaded.stats()
+    assert (stats.posts, stats.flagged_posts) == (6, 4)
+    assert (stats.accounts, stats.flagged_accounts) == (3, 3)
+    assert stats.rejects == 2
+    assert stats.by_category == {"surrender": 2, "debt": 1, "credit": 1, "complaint": 1}
+    assert stats.by_platform == {"weibo": 3, "douyin": 2, "xiaohongshu": 1}
+
+
+async def test_empty_store_answers_everything(store: Store) -> None:
+    assert await store.count_posts() == 0
+    result = await store.search(SearchQuery(q="退保"))
+    assert isinstance(result, SearchResult) and result.total == 0
+    assert await store.list_sources() == []
+    assert (await store.stats()).posts == 0
+
+
+async def test_unflagged_posts_are_stored_but_hidden_by_default(loaded: Store) -> None:
+    news = await loaded.get_post(P6.post.key)
+    assert news is not None and not news.verdict.flagged
+    assert P6.post.key not in await key_set(loaded, q="代理退保")
+    assert P6.post.key in await key_set(loaded, q="代理退保", flagged_only=False)
