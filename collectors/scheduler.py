@@ -28,7 +28,7 @@ def trigger_for(source: SourceSettings, tz: ZoneInfo) -> BaseTrigger:
 
 def build_scheduler(
     sources: Sequence[SourceSettings],
-    run_source: Callable[[str], Awaitable[None]],
+    run_source: Callable[[str], Awaitable[object]],
     tz: ZoneInfo,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=tz)

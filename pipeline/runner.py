@@ -116,7 +116,7 @@ class Runner:
         ]
         if schedule and self.sources:
             self._scheduler = build_scheduler(
-                list(self.sources.values()), self._scheduled_collect, self.settings.tz
+                list(self.sources.values()), self.collect_once, self.settings.tz
             )
             self._scheduler.start()
         log.info(
@@ -150,6 +150,10 @@ class Runner:
         """Run one source now, from its last handed-on cursor; returns posts handed on."""
         collector = self._collectors[name]
         health = self.health[name]
+        task = asyncio.current_task()
+        if self._stopping or task is None:
+            return 0
+        self._inflight.add(task)  # stop() cancels it, whoever started it
         health.running = True
         health.runs += 1
         health.last_run = _now_iso()
@@ -182,17 +186,8 @@ class Runner:
             log.warning("source %s failed: %s", name, health.last_error)
         finally:
             health.running = False
-        return handed
-
-    async def _scheduled_collect(self, name: str) -> None:
-        task = asyncio.current_task()
-        if task is None or self._stopping:
-            return
-        self._inflight.add(task)
-        try:
-            await self.collect_once(name)
-        finally:
             self._inflight.discard(task)
+        return handed
 
     async def run_sources_once(self) -> None:
         """Collect every source once and wait until everything is stored (``radar import``)."""

@@ -70,7 +70,7 @@ from pipeline.models import (
 from pipeline.store import sqlite_rows as rows
 from pipeline.store.migrate import migrate
 from pipeline.store.sqlite_search import FACETS, plan_search, status_facet
-from pipeline.store.sqlite_writes import ensure_fts_tokenizer, upsert_account, upsert_post
+from pipeline.store.sqlite_writes import ensure_fts_tokenizer, upsert_accounts, upsert_posts
 
 T = TypeVar("T")
 
@@ -208,10 +208,10 @@ class SqliteStore:
         checkpoints: list[SourceState],
     ) -> None:
         with self._transaction() as con:
-            for scored in posts:
-                upsert_post(con, scored)
-            for account in accounts:
-                upsert_account(con, account)
+            if posts:
+                upsert_posts(con, posts)
+            if accounts:
+                upsert_accounts(con, accounts)
             con.executemany(
                 rows.UPSERT_CHECKPOINT, [rows.checkpoint_params(s) for s in checkpoints]
             )
