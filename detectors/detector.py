@@ -7,6 +7,8 @@ serve every thread or task of a runner.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -16,12 +18,20 @@ from detectors.framing import InvitationRules
 from detectors.lexicon import load_lexicon
 from detectors.matcher import Matcher
 from detectors.normalize import Normalizer
-from detectors.scoring import Scorer, Signals
+from detectors.scoring import Scored, Scorer, Signals
 from pipeline.models import Contact, Evidence, Verdict
 
 CONTACT_FEATURE = "private_contact"
 EXPOSED_FEATURE = "exposed_contact"
 OFFICIAL_FEATURE = "official_channel"
+
+
+@dataclass(slots=True)
+class Analysis:
+    text: str
+    normalized: str  # the normalised view (width, case, separators, t2s, aliases folded)
+    signals: Signals
+    rule: Scored  # what the rules alone conclude
 
 
 class Detector:
@@ -41,7 +51,8 @@ class Detector:
         official = self.lexicon.families.get(OFFICIAL_FEATURE)
         self._official_weight = official.weight if official else 0.0
 
-    def detect(self, text: str, bio: str | None = None) -> Verdict:
+    def analyse(self, text: str, bio: str | None = None) -> Analysis:
+        """Everything the rules see in one post: the classifier's inputs and the evidence."""
         nt = self._normalizer.normalize(text)
         hits = self._framing.frame_invitations(nt, self._matcher.find(nt.norm))
         terms: list[Evidence] = []
@@ -70,19 +81,37 @@ class Detector:
             )
         private, exposed = self._framing.split_exposed(text, contacts, terms)
         bio_contacts = self.bio_contacts(bio) if bio else []
-        scored = self._scorer.score(Signals(terms, private, exposed, bio_contacts))
-        evidence = terms + [_contact_evidence(c, CONTACT_FEATURE) for c in private]
-        evidence += [_contact_evidence(c, EXPOSED_FEATURE) for c in exposed]
+        signals = Signals(terms, private, exposed, bio_contacts)
+        return Analysis(
+            text=text, normalized=nt.norm, signals=signals, rule=self._scorer.score(signals)
+        )
+
+    def verdict(self, analysis: Analysis, probability: float | None = None) -> Verdict:
+        """The verdict for an analysed post; ``probability`` is the classifier's opinion
+        when one ran (None: the rules alone decide)."""
+        del probability  # the classifier arrives with issue 3; rules decide until then
+        signals, scored = analysis.signals, analysis.rule
+        evidence = list(signals.terms)
+        evidence += [_contact_evidence(c, CONTACT_FEATURE) for c in signals.contacts]
+        evidence += [_contact_evidence(c, EXPOSED_FEATURE) for c in signals.exposed]
         evidence.sort(key=lambda e: (e.start, e.end, e.feature))
         return Verdict(
             flagged=scored.flagged,
             score=scored.score,
             categories=scored.categories,
             evidence=evidence,
-            contacts=private + bio_contacts,
+            contacts=signals.contacts + signals.bio_contacts,
             reasons=scored.reasons,
             detector_version=self.version,
         )
+
+    def detect(self, text: str, bio: str | None = None) -> Verdict:
+        return self.verdict(self.analyse(text, bio))
+
+    def detect_many(self, posts: Sequence[tuple[str, str | None]]) -> list[Verdict]:
+        """Verdicts for ``(text, bio)`` pairs, in order. Batched, because a model scores
+        a batch far faster than the same posts one at a time."""
+        return [self.verdict(self.analyse(text, bio)) for text, bio in posts]
 
     def bio_contacts(self, bio: str) -> list[Contact]:
         """Private contacts in an author's bio (offsets index the bio, ``in_bio=True``)."""

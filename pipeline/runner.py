@@ -31,7 +31,7 @@ from collectors.scheduler import build_scheduler
 from detectors import Detector
 from pipeline.config import Settings
 from pipeline.models import AccountRisk, Post, Reject, ScoredPost, SourceState
-from pipeline.stages import Deduper, fold_accounts, score_post
+from pipeline.stages import Deduper, fold_accounts, score_posts
 from pipeline.store.base import Store
 
 log = logging.getLogger("radar.runner")
@@ -203,21 +203,25 @@ class Runner:
             items = [await self._detect_q.get()]
             while len(items) < batch_size and not self._detect_q.empty():
                 items.append(self._detect_q.get_nowait())
+            stop = items[-1] is _STOP
+            if stop:
+                items.pop()
+            fresh = [i for i in items if isinstance(i, Post) and self._deduper.is_new(i)]
+            self.counters.duplicates += sum(isinstance(i, Post) for i in items) - len(fresh)
+            scored = iter(score_posts(self.detector, fresh))
+            self.counters.scored += len(fresh)
             for item in items:
-                if item is _STOP:
-                    await self._write_q.put(_STOP)
-                    return
                 if isinstance(item, Post):
-                    if not self._deduper.is_new(item):
-                        self.counters.duplicates += 1
-                        continue
-                    scored = score_post(self.detector, item)
-                    self.counters.scored += 1
-                    if scored.verdict.flagged:
-                        self.counters.flagged += 1
-                    await self._write_q.put(scored)
+                    if fresh and item is fresh[0]:
+                        fresh.pop(0)
+                        result = next(scored)
+                        self.counters.flagged += result.verdict.flagged
+                        await self._write_q.put(result)
                 else:
                     await self._write_q.put(item)
+            if stop:
+                await self._write_q.put(_STOP)
+                return
             await asyncio.sleep(0)  # let collectors and the dashboard breathe
 
     async def _write_loop(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from detectors import Detector
 from detectors.accounts import fold_post
@@ -17,6 +17,12 @@ from pipeline.models import AccountRisk, Post, ScoredPost
 
 def score_post(detector: Detector, post: Post) -> ScoredPost:
     return ScoredPost(post=post, verdict=detector.detect(post.text, post.author_bio))
+
+
+def score_posts(detector: Detector, posts: Sequence[Post]) -> list[ScoredPost]:
+    """Batched: the detector's model scores a batch much faster than post by post."""
+    verdicts = detector.detect_many([(post.text, post.author_bio) for post in posts])
+    return [ScoredPost(post=post, verdict=v) for post, v in zip(posts, verdicts, strict=True)]
 
 
 def fold_accounts(
