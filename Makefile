@@ -33,6 +33,7 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/fts.py --posts 100000
+	$(BIN)/python bench/models.py
 
 lint: install
 	$(BIN)/ruff check .

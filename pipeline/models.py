@@ -163,8 +163,15 @@ class AccountRisk(msgspec.Struct, kw_only=True, omit_defaults=True):
         return account_key(self.platform, self.account_id)
 
 
+def account_review_target(key: str) -> str:
+    """Review target of an account. Post and account keys share the ``platform:id`` shape,
+    so account decisions carry a prefix and can never change a post's status."""
+    return f"account:{key}"
+
+
 class Review(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """An investigator's decision on a post or an account (``target`` is its key)."""
+    """An investigator's decision: ``target`` is a post key, or an account's
+    :func:`account_review_target`."""
 
     target: str
     status: ReviewStatus

@@ -359,3 +359,22 @@ async def test_unflagged_posts_are_stored_but_hidden_by_default(loaded: Store) -
     assert news is not None and not news.verdict.flagged
     assert P6.post.key not in await key_set(loaded, q="代理退保")
     assert P6.post.key in await key_set(loaded, q="代理退保", flagged_only=False)
+
+
+async def test_an_account_review_never_changes_a_post_with_the_same_id(store):
+    from pipeline.models import (
+        Post,
+        Review,
+        ReviewStatus,
+        ScoredPost,
+        SearchQuery,
+        Verdict,
+        account_review_target,
+    )
+
+    post = Post(platform="weibo", post_id="42", text="全额退保 加威信", author_id="42")
+    await store.write_batch([ScoredPost(post=post, verdict=Verdict(flagged=True, score=0.9))])
+    target = account_review_target(post.account_key)
+    await store.set_review(Review(target=target, status=ReviewStatus.DISMISSED))
+    [hit] = (await store.search(SearchQuery())).results
+    assert hit.status == ReviewStatus.NEW
