@@ -4,30 +4,57 @@ Why a fold over state instead of counters: delivery is at-least-once, so the sam
 can arrive twice (after a crash, a rebalance, a re-scan). Every figure here is recomputed
 from ``AccountRisk.post_scores`` (keyed by post key) and set unions, so folding a post
 twice gives exactly the same risk as folding it once.
+
+What an account adds to its posts:
+
+- **Bio funnel** — a post that sells and sends readers to the profile ("主页有联系方式",
+  "点头像") from an account whose bio holds a private contact is scored at least
+  ``funnel_floor``: the post sells, the bio converts. Decided per post (the verdict carries
+  the bio contacts), so it stays idempotent in the live fold.
+- **Template reuse** (``score_accounts`` only: it needs every account at once) — the same
+  ad copy posted by several accounts raises each of them and weakly links them.
+- **Rings** (``score_accounts`` only) — see :mod:`detectors.rings`.
+
+Knobs live in ``lexicon/accounts.toml`` and the ``[account]`` section of ``scoring.toml``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from detectors.lexicon import load_lexicon
-from detectors.rings import find_rings
-from pipeline.models import CATEGORIES, AccountRisk, Post, Verdict
+from detectors.rings import WeakLink, find_rings
+from detectors.templates import TemplateConfig, template_groups
+from pipeline.models import CATEGORIES, AccountRisk, Contact, Post, Verdict
 
 if TYPE_CHECKING:
     from detectors.detector import Detector
 
+ACCOUNTS_TOML = Path(__file__).parent / "lexicon" / "accounts.toml"
+BATCH = 500  # detect_many batch size, as the runner uses
+FUNNEL_REASON = "简介留私下联系方式, 帖子引流到主页"
+
+
+@functools.cache
+def _accounts_config(path: Path = ACCOUNTS_TOML) -> dict[str, Any]:
+    return tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+
+
+def _tuple(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if value is not None else default
+
 
 @dataclass(frozen=True, slots=True)
 class AccountPolicy:
-    """The ``[account]`` section of ``scoring.toml`` plus the post threshold."""
+    """The ``[account]`` section of ``scoring.toml``, the post threshold, and
+    ``accounts.toml`` (funnel, template, ring)."""
 
     post_threshold: float = 0.5
     high_score: float = 0.7
@@ -36,24 +63,124 @@ class AccountPolicy:
     max_bonus_posts: int = 5
     max_post_scores: int = 500
     max_contacts: int = 50
+    funnel_places: tuple[str, ...] = ("主页", "头像", "简介", "置顶")
+    funnel_sales_families: tuple[str, ...] = (
+        "outcome_promise",
+        "risk_reversal",
+        "fee",
+        "authority_costume",
+        "policy_hook",
+        "card_collection",
+        "complaint_coaching",
+        "service_offer",
+    )
+    funnel_min_post_score: float = 0.3
+    funnel_floor: float = 0.85
+    template: TemplateConfig = field(default_factory=TemplateConfig)
+    template_min_post_score: float = 0.3
+    template_bonus: float = 0.15
+    negative_frames: tuple[str, ...] = (
+        "warning_frame",
+        "news_frame",
+        "exposure_frame",
+        "grievance_frame",
+    )
+    generic_link_hosts: frozenset[str] = frozenset()
+    ring_requires_flagged: bool = True
+    weak_links_to_attach: int = 2
 
     @classmethod
-    def from_scoring(cls, scoring: dict[str, Any]) -> AccountPolicy:
-        a = scoring.get("account", {})
+    def from_scoring(
+        cls, scoring: dict[str, Any], accounts: dict[str, Any] | None = None
+    ) -> AccountPolicy:
+        a, d = scoring.get("account", {}), cls()
+        cfg = _accounts_config() if accounts is None else accounts
+        fun, tpl, ring = cfg.get("funnel", {}), cfg.get("template", {}), cfg.get("ring", {})
         return cls(
-            post_threshold=float(scoring.get("threshold", cls.post_threshold)),
-            high_score=float(a.get("high_score", cls.high_score)),
-            moderate_posts=int(a.get("moderate_posts", cls.moderate_posts)),
-            flagged_post_bonus=float(a.get("flagged_post_bonus", cls.flagged_post_bonus)),
-            max_bonus_posts=int(a.get("max_bonus_posts", cls.max_bonus_posts)),
-            max_post_scores=int(a.get("max_post_scores", cls.max_post_scores)),
-            max_contacts=int(a.get("max_contacts", cls.max_contacts)),
+            post_threshold=float(scoring.get("threshold", d.post_threshold)),
+            high_score=float(a.get("high_score", d.high_score)),
+            moderate_posts=int(a.get("moderate_posts", d.moderate_posts)),
+            flagged_post_bonus=float(a.get("flagged_post_bonus", d.flagged_post_bonus)),
+            max_bonus_posts=int(a.get("max_bonus_posts", d.max_bonus_posts)),
+            max_post_scores=int(a.get("max_post_scores", d.max_post_scores)),
+            max_contacts=int(a.get("max_contacts", d.max_contacts)),
+            funnel_places=_tuple(fun.get("places"), d.funnel_places),
+            funnel_sales_families=_tuple(fun.get("sales_families"), d.funnel_sales_families),
+            funnel_min_post_score=float(fun.get("min_post_score", d.funnel_min_post_score)),
+            funnel_floor=float(fun.get("post_floor", d.funnel_floor)),
+            template=TemplateConfig(
+                threshold=float(tpl.get("threshold", d.template.threshold)),
+                min_shingles=int(tpl.get("min_shingles", d.template.min_shingles)),
+            ),
+            template_min_post_score=float(tpl.get("min_post_score", d.template_min_post_score)),
+            template_bonus=float(tpl.get("bonus", d.template_bonus)),
+            negative_frames=_tuple(ring.get("negative_frames"), d.negative_frames),
+            generic_link_hosts=frozenset(
+                _tuple(ring.get("generic_link_hosts"), tuple(d.generic_link_hosts))
+            ),
+            ring_requires_flagged=bool(ring.get("require_flagged", d.ring_requires_flagged)),
+            weak_links_to_attach=int(ring.get("weak_links_to_attach", d.weak_links_to_attach)),
         )
 
 
 @functools.cache
 def default_policy(lexicon_dir: Path | None = None) -> AccountPolicy:
     return AccountPolicy.from_scoring(load_lexicon(lexicon_dir).scoring)
+
+
+def is_funnel(text: str, verdict: Verdict, policy: AccountPolicy) -> bool:
+    """The post sells, is not framed as a warning / news / exposure, points to the
+    profile, and the author's bio holds a private contact."""
+    if verdict.score < policy.funnel_min_post_score:
+        return False
+    if not any(c.in_bio for c in verdict.contacts):
+        return False
+    features = {e.feature for e in verdict.evidence}
+    return (
+        not features.isdisjoint(policy.funnel_sales_families)
+        and features.isdisjoint(policy.negative_frames)
+        and any(place in text for place in policy.funnel_places)
+    )
+
+
+def post_score(text: str, verdict: Verdict, policy: AccountPolicy) -> float:
+    """The post's weight in its account: its verdict score, lifted by a bio funnel, and
+    on the account's scale: the detector may flag at its own threshold (a calibrated
+    model's), so a flagged post counts at least ``post_threshold`` and an unflagged one
+    stays below it. The account then counts exactly the posts the detector flagged."""
+    score = float(verdict.score)
+    if score < policy.funnel_floor and is_funnel(text, verdict, policy):
+        return policy.funnel_floor
+    if verdict.flagged:
+        score = max(score, policy.post_threshold)
+    elif score >= policy.post_threshold:
+        score = policy.post_threshold - 0.001
+    return round(score, 4)
+
+
+def linking_contacts(verdict: Verdict, policy: AccountPolicy) -> set[str]:
+    """Canonical contacts this post lends to ring linking: its author's bio contacts, and
+    its own contacts only when the detector flagged it. Exposed contacts are never in
+    ``verdict.contacts``; an unflagged post (a warning, a victim's story, a question
+    about a contact) names a shop's contact without being the shop. A bare link to a big
+    public site (``generic_link_hosts``) names no shop and lends nothing."""
+    return {
+        c.canonical
+        for c in verdict.contacts
+        if (c.in_bio or verdict.flagged) and _names_a_shop(c, policy)
+    }
+
+
+def _names_a_shop(contact: Contact, policy: AccountPolicy) -> bool:
+    if not contact.canonical:
+        return False
+    return contact.kind != "link" or _bare_host(contact.canonical) not in policy.generic_link_hosts
+
+
+def _bare_host(canonical: str) -> str:
+    """``link:www.baidu.com/`` → ``baidu.com``; "" when the link has a path."""
+    host = canonical.partition(":")[2].removeprefix("www.").rstrip("/")
+    return "" if "/" in host else host
 
 
 def fold_post(
@@ -66,7 +193,8 @@ def fold_post(
     p = policy or default_policy()
     if risk is None:
         risk = AccountRisk(platform=post.platform, account_id=post.author_id or "")
-    score = round(float(verdict.score), 4)
+    score = post_score(post.text, verdict, p)
+    funnel = verdict.score < p.funnel_floor and is_funnel(post.text, verdict, p)
     scores = {k: v for k, v in risk.post_scores.items() if k != post.key}
     scores[post.key] = score
     while len(scores) > p.max_post_scores:  # oldest first: dicts keep insertion order
@@ -78,9 +206,13 @@ def fold_post(
     account_score = round(min(1.0, top + p.flagged_post_bonus * extra), 4)
     flagged = top >= p.high_score or flagged_posts >= p.moderate_posts
 
-    cats = set(risk.categories) | (set(verdict.categories) if verdict.flagged else set())
-    contacts = sorted(set(risk.contacts) | {c.canonical for c in verdict.contacts if c.canonical})
-    top_reasons = list(verdict.reasons) if score >= top else list(risk.reasons[1:])
+    post_flagged = score >= p.post_threshold
+    cats = set(risk.categories) | (set(verdict.categories) if post_flagged else set())
+    contacts = sorted(set(risk.contacts) | linking_contacts(verdict, p))
+    if score >= top:
+        top_reasons = [*([FUNNEL_REASON] if funnel else []), *verdict.reasons]
+    else:
+        top_reasons = list(risk.reasons[1:])
     summary = f"{flagged_posts}/{len(scores)} 条帖子被标记, 最高帖子分 {top:.2f}"
 
     seen = [t for t in (post.created_at or post.collected_at,) if t is not None]
@@ -103,29 +235,117 @@ def fold_post(
     )
 
 
-def _account_risk(account: dict[str, Any], detector: Detector) -> AccountRisk:
-    platform = str(account.get("platform") or "unknown")
-    account_id = str(account["account_id"])
-    bio = account.get("bio")
-    risk = AccountRisk(
-        platform=platform, account_id=account_id, nickname=account.get("nickname"), bio=bio
-    )
-    policy = AccountPolicy.from_scoring(detector.lexicon.scoring)
-    for item in account.get("posts") or []:
-        post = Post(
-            platform=platform,
-            post_id=str(item["id"]),
-            text=str(item["text"]),
-            author_id=account_id,
-            author_name=account.get("nickname"),
-            author_bio=bio,
+@dataclass(slots=True)
+class _Scored:
+    """One account of a ``score_accounts`` input while it is being scored."""
+
+    risk: AccountRisk
+    texts: list[str]
+    post_scores: list[float]
+    nickname: str | None
+    score: float = 0.0
+    flagged: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+
+def _verdicts(detector: Detector, pairs: list[tuple[str, str | None]]) -> list[Verdict]:
+    out: list[Verdict] = []
+    for start in range(0, len(pairs), BATCH):
+        out += detector.detect_many(pairs[start : start + BATCH])
+    return out
+
+
+def _fold_accounts(
+    accounts: Sequence[dict[str, Any]], detector: Detector, policy: AccountPolicy
+) -> list[_Scored]:
+    pairs = [(str(i["text"]), a.get("bio")) for a in accounts for i in a.get("posts") or []]
+    verdicts = iter(_verdicts(detector, pairs))
+    scored = []
+    for account in accounts:
+        platform = str(account.get("platform") or "unknown")
+        account_id = str(account["account_id"])
+        bio, nickname = account.get("bio"), account.get("nickname")
+        risk = AccountRisk(platform=platform, account_id=account_id, nickname=nickname, bio=bio)
+        texts, post_scores = [], []
+        for item in account.get("posts") or []:
+            post = Post(
+                platform=platform,
+                post_id=str(item["id"]),
+                text=str(item["text"]),
+                author_id=account_id,
+                author_name=nickname,
+                author_bio=bio,
+            )
+            verdict = next(verdicts)
+            risk = fold_post(risk, post, verdict, policy)
+            texts.append(post.text)
+            post_scores.append(post_score(post.text, verdict, policy))
+        if bio:  # an account with no posts can still share its bio contact with a ring
+            found = detector.bio_contacts(bio)
+            bio_contacts = {c.canonical for c in found if _names_a_shop(c, policy)}
+            merged = sorted(set(risk.contacts) | bio_contacts)[: policy.max_contacts]
+            risk = msgspec.structs.replace(risk, contacts=merged)
+        scored.append(
+            _Scored(
+                risk,
+                texts,
+                post_scores,
+                nickname,
+                score=risk.score,
+                flagged=risk.flagged,
+                reasons=list(risk.reasons),
+            )
         )
-        risk = fold_post(risk, post, detector.detect(post.text, bio), policy)
-    if bio:  # an account with no posts can still share its bio contact with a ring
-        bio_contacts = {c.canonical for c in detector.detect("", bio).contacts}
-        merged = sorted(set(risk.contacts) | bio_contacts)[: policy.max_contacts]
-        risk = msgspec.structs.replace(risk, contacts=merged)
-    return risk
+    return scored
+
+
+def _apply_templates(scored: list[_Scored], policy: AccountPolicy) -> list[WeakLink]:
+    """Raise accounts that post an ad template other accounts post too; return the weak
+    links between the accounts that share one."""
+    refs: list[tuple[int, float]] = []
+    texts: list[str] = []
+    for n, s in enumerate(scored):
+        for text, score in zip(s.texts, s.post_scores, strict=True):
+            if score >= policy.template_min_post_score:
+                refs.append((n, score))
+                texts.append(text)
+    links: list[WeakLink] = []
+    for group in template_groups(texts, policy.template):
+        owners = sorted({refs[i][0] for i in group})
+        if len(owners) < 2 or max(refs[i][1] for i in group) < policy.post_threshold:
+            continue
+        for n in owners:
+            s = scored[n]
+            s.score = round(min(1.0, s.score + policy.template_bonus), 4)
+            s.flagged = s.flagged or s.score >= policy.high_score
+            s.reasons.append(f"与 {len(owners) - 1} 个账号发布相同的广告模板")
+        keys = [scored[n].risk.key for n in owners]
+        links += [WeakLink(a, b, "template") for i, a in enumerate(keys) for b in keys[i + 1 :]]
+    return links
+
+
+def _mention_links(scored: list[_Scored]) -> list[WeakLink]:
+    """``@nickname`` (or ``@account_id``) of another account on the same platform; the
+    longest name that follows the ``@`` wins, and one-character names are ignored."""
+    names: dict[tuple[str, str], set[str]] = {}
+    for s in scored:
+        for name in {s.nickname, s.risk.account_id}:
+            if name and len(name) >= 2:
+                names.setdefault((s.risk.platform, name), set()).add(s.risk.key)
+    longest = max((len(n) for _, n in names), default=0)
+    links: set[WeakLink] = set()
+    for s in scored:
+        me, platform = s.risk.key, s.risk.platform
+        for text in s.texts:
+            start = text.find("@")
+            while start != -1:
+                for size in range(min(longest, len(text) - start - 1), 1, -1):
+                    found = names.get((platform, text[start + 1 : start + 1 + size]))
+                    if found:
+                        links.update(WeakLink(me, o, "mention") for o in found if o != me)
+                        break
+                start = text.find("@", start + 1)
+    return sorted(links)
 
 
 def score_accounts(
@@ -139,25 +359,37 @@ def score_accounts(
         from detectors.detector import Detector
 
         detector = Detector()
-    risks = [_account_risk(a, detector) for a in accounts]
-    rings = find_rings({r.key: set(r.contacts) for r in risks})
-    sizes = Counter(rid for rid, _ in rings.values())
+    policy = AccountPolicy.from_scoring(detector.lexicon.scoring)
+    scored = _fold_accounts(list(accounts), detector, policy)
+    weak = _apply_templates(scored, policy) + _mention_links(scored)
+    eligible = {s.risk.key for s in scored if s.flagged}
+    rings = find_rings(
+        {s.risk.key: set(s.risk.contacts) for s in scored},
+        weak,
+        eligible if policy.ring_requires_flagged else None,
+        policy.weak_links_to_attach,
+    )
+    sizes: dict[str, int] = {}
+    for m in rings.values():
+        sizes[m.ring] = sizes.get(m.ring, 0) + 1
     out = []
-    for risk in risks:
-        reasons = list(risk.reasons)
-        ring = rings.get(risk.key)
-        if ring:
-            others = sizes[ring[0]] - 1
-            reasons.append(f"与 {others} 个账号共用联系方式: {', '.join(ring[1][:3])}")
+    for s in scored:
+        reasons = list(s.reasons)
+        ring = rings.get(s.risk.key)
+        if ring and ring.contacts:
+            others = sizes[ring.ring] - 1
+            reasons.append(f"与 {others} 个账号共用联系方式: {', '.join(ring.contacts[:3])}")
+        elif ring:
+            reasons.append(f"通过提及/模板关联到团伙: {', '.join(ring.weak[:3])}")
         out.append(
             {
-                "account_id": risk.account_id,
-                "platform": risk.platform,
-                "flagged": risk.flagged,
-                "score": round(risk.score, 4),
-                "categories": risk.categories,
+                "account_id": s.risk.account_id,
+                "platform": s.risk.platform,
+                "flagged": s.flagged,
+                "score": round(s.score, 4),
+                "categories": s.risk.categories,
                 "reasons": reasons,
-                "ring": ring[0] if ring else None,
+                "ring": ring.ring if ring else None,
             }
         )
     return out

@@ -7,7 +7,7 @@ import msgspec
 
 from detectors.accounts import AccountPolicy, fold_post, score_accounts
 from detectors.rings import find_rings, ring_id
-from pipeline.models import AccountRisk, Post
+from pipeline.models import AccountRisk, Contact, Evidence, Post, Verdict
 
 AD = "全额退保，不成功不收费！加微信 tuibao8866"
 CHATTER = "今天去公园散步，天气很好"
@@ -150,6 +150,121 @@ def test_rings_are_transitive_and_named_after_the_smallest_shared_contact():
         }
     )
     assert set(rings) == {"x:1", "x:2", "x:3"}
-    ids = {rid for rid, _ in rings.values()}
+    ids = {m.ring for m in rings.values()}
     assert ids == {ring_id("phone:15212345678")}
-    assert rings["x:2"][1] == ["phone:15212345678", "qq:12345"]
+    assert rings["x:2"].contacts == ["phone:15212345678", "qq:12345"]
+
+
+FUNNEL_POSTS = ["保单能退全款，不成功不收费，详情看主页", "前期0费用，已交保费全额追回，点头像"]
+
+
+def test_bio_contact_plus_funnel_posts_make_a_strong_account(detector):
+    with_bio = score_accounts([account("f", FUNNEL_POSTS, bio="合作 V: qiao_bd7788")], detector)
+    without = score_accounts([account("g", FUNNEL_POSTS)], detector)
+    assert with_bio[0]["flagged"]
+    assert with_bio[0]["score"] >= max(0.85, without[0]["score"])
+
+
+def _verdict(score: float, in_bio: bool, *features: str) -> Verdict:
+    contacts = [Contact(kind="wechat", value="q_7788", start=0, end=6, canonical="wechat:q7788")]
+    return Verdict(
+        flagged=score >= 0.5,
+        score=score,
+        categories=["surrender"],
+        evidence=[Evidence(start=0, end=2, text="全额", feature=f) for f in features],
+        contacts=[msgspec.structs.replace(c, in_bio=in_bio) for c in contacts],
+    )
+
+
+def test_bio_funnel_lifts_a_weak_selling_post_to_a_flagged_account():
+    text = "已交保费能拿回来，主页有方式"
+    p = post("1", text)
+    lifted = fold_post(None, p, _verdict(0.45, True, "outcome_promise", "contact_cue"))
+    plain = fold_post(None, p, _verdict(0.45, False, "outcome_promise", "contact_cue"))
+    framed = fold_post(None, p, _verdict(0.45, True, "outcome_promise", "warning_frame"))
+    no_sale = fold_post(None, p, _verdict(0.45, True, "contact_cue"))
+    elsewhere = fold_post(None, post("1", "已交保费能拿回来"), _verdict(0.45, True, "fee"))
+    assert lifted.score == 0.85 and lifted.flagged and lifted.flagged_posts == 1
+    assert "简介留私下联系方式, 帖子引流到主页" in lifted.reasons
+    assert lifted.categories == ["surrender"]
+    for other in (plain, framed, no_sale, elsewhere):
+        assert other.score == 0.45 and not other.flagged
+
+
+def test_funnel_lift_needs_a_sale_and_no_warning_frame(detector):
+    from detectors.accounts import default_policy, is_funnel
+
+    policy = default_policy()
+    bio = "wx: abc_12345"
+    topic_only = "关于退保，我想说两句，主页有我的文章"
+    warning = "警惕全额退保骗局，不成功不收费都是套路，主页有监管提示"
+    sale = FUNNEL_POSTS[0]
+    assert is_funnel(sale, detector.detect(sale, bio), policy)
+    assert not is_funnel(sale, detector.detect(sale, None), policy)  # no bio contact
+    assert not is_funnel(topic_only, detector.detect(topic_only, bio), policy)
+    assert not is_funnel(warning, detector.detect(warning, bio), policy)
+
+
+def test_funnel_fold_is_idempotent(detector):
+    posts = [post(str(i), t, author_bio="V: qiao_bd7788") for i, t in enumerate(FUNNEL_POSTS)]
+    once = fold_all(detector, posts)
+    again = fold_all(detector, posts + posts[::-1] + posts)
+    assert once == again
+    assert all(s >= 0.85 for s in once.post_scores.values())
+    assert once.flagged and once.flagged_posts == 2
+
+
+def test_contacts_of_an_unflagged_warning_do_not_link(detector):
+    warning = "提醒大家：网上说全额退保的都是骗局，我问过 tuibao8866 他们要先交钱，千万别信"
+    v = detector.detect(warning)
+    assert not v.flagged
+    out = score_accounts([account("ad", [AD]), account("warner", [warning])], detector)
+    assert [o["ring"] for o in out] == [None, None]
+
+
+def test_only_flagged_posts_and_the_bio_lend_contacts_to_rings():
+    from detectors.accounts import default_policy, linking_contacts
+
+    policy = default_policy()
+    text_contact = Contact(kind="qq", value="12345", start=0, end=5, canonical="qq:12345")
+    bio_contact = Contact(kind="qq", value="67890", start=0, end=5, canonical="qq:67890")
+    warning = Evidence(start=0, end=2, text="警惕", feature="warning_frame")
+
+    def verdict(flagged, evidence):
+        return Verdict(
+            flagged=flagged,
+            score=0.9 if flagged else 0.1,
+            evidence=evidence,
+            contacts=[text_contact, msgspec.structs.replace(bio_contact, in_bio=True)],
+        )
+
+    both = {"qq:12345", "qq:67890"}
+    assert linking_contacts(verdict(True, []), policy) == both
+    assert linking_contacts(verdict(True, [warning]), policy) == both  # ad dressed as warning
+    assert linking_contacts(verdict(False, [warning]), policy) == {"qq:67890"}
+    assert linking_contacts(verdict(False, []), policy) == {"qq:67890"}  # e.g. a question
+
+
+def test_a_bare_link_to_a_public_site_links_nobody():
+    from detectors.accounts import default_policy, linking_contacts
+
+    def link(canonical):
+        return Contact(kind="link", value=canonical, start=0, end=1, canonical=canonical)
+
+    v = Verdict(
+        flagged=True,
+        score=0.9,
+        contacts=[link("link:baidu.com"), link("link:www.weibo.com/"), link("link:t.cn/a6xyz")],
+    )
+    assert linking_contacts(v, default_policy()) == {"link:t.cn/a6xyz"}
+
+
+def test_the_account_counts_exactly_the_posts_the_detector_flagged():
+    # a calibrated model may flag below the account's post threshold, or leave a post
+    # unflagged above it (closed gate): the verdict decides, the score follows
+    low_flagged = Verdict(flagged=True, score=0.35)
+    high_unflagged = Verdict(flagged=False, score=0.6)
+    risk = fold_post(None, post("1", "a"), low_flagged)
+    risk = fold_post(risk, post("2", "b"), high_unflagged)
+    assert risk.post_scores == {"weibo:1": 0.5, "weibo:2": 0.499}
+    assert risk.flagged_posts == 1
