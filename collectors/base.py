@@ -9,14 +9,19 @@ the posts it covers and a crash re-reads at most one page (idempotent upserts ab
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from pipeline.models import MAX_TEXT_CHARS, Post, Reject
+
+if TYPE_CHECKING:
+    import httpx
+
+    from collectors.http import HttpSourceSettings
 
 
 class SourceSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind"):
@@ -46,6 +51,9 @@ class CollectorContext:
 
     tz: ZoneInfo
     max_text_chars: int = MAX_TEXT_CHARS
+    # The HTTP client factory (settings, default base url); None = the shared
+    # ``collectors.http.build_client``. Tests inject clients with any transport here.
+    client_for: Callable[[HttpSourceSettings, str], httpx.AsyncClient] | None = None
 
 
 class Collector(Protocol):

@@ -14,7 +14,17 @@ from typing import Any, Union
 
 from collectors.base import Collector, CollectorContext, SourceSettings
 
-BUILTIN_MODULES = ("collectors.files", "collectors.sample")
+BUILTIN_MODULES = (
+    "collectors.files",
+    "collectors.sample",
+    "collectors.rsshub",
+    "collectors.jsonapi",
+    "collectors.ingest",
+    "collectors.bilibili",
+    "collectors.weibo",
+    "collectors.zhihu",
+    "collectors.wechat",
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,11 @@ def register(
 
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a module that exists but fails to import is a bug
+                raise
 
 
 def known_source_kinds() -> list[str]:

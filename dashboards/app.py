@@ -9,9 +9,10 @@ the ``Store`` protocol, so the SQLite and Elasticsearch stores serve the same pa
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -26,6 +27,10 @@ from dashboards.security import SecurityHeadersMiddleware
 from dashboards.serialize import account_json, encode, search_json, status_json
 from pipeline.models import CATEGORIES, AccountRisk, ReviewStatus, SearchQuery, SearchResult
 from pipeline.store.base import Store
+
+if TYPE_CHECKING:
+    from collectors.ingest import IngestSourceSettings
+    from dashboards.ingest_api import IngestHook
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +59,16 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(store: Store, *, status_provider: StatusProvider | None = None) -> FastAPI:
-    """Build the app around ``store``; ``status_provider`` adds the live runner status."""
+def create_app(
+    store: Store,
+    *,
+    status_provider: StatusProvider | None = None,
+    ingest: IngestHook | None = None,
+    ingest_sources: Sequence[IngestSourceSettings] = (),
+    tz: ZoneInfo | None = None,
+) -> FastAPI:
+    """Build the app around ``store``; ``status_provider`` adds the live runner status,
+    ``ingest`` (the runner's queue) with ``ingest_sources`` opens ``POST /api/ingest``."""
     app = FastAPI(title="黑产雷达", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(env=_environment())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -95,6 +108,13 @@ def create_app(store: Store, *, status_provider: StatusProvider | None = None) -
         if _wants_json(request):
             return _json({"error": "internal error"}, 500)
         return error_page(request, 500, "服务器错误", "处理请求时出错，请稍后重试。")
+
+    if ingest is not None and ingest_sources:
+        from dashboards.ingest_api import ingest_router
+
+        app.include_router(
+            ingest_router(ingest_sources, ingest, tz=tz or ZoneInfo("Asia/Shanghai"))
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -37,6 +37,7 @@ def _setup_logging(level: str) -> None:
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -86,6 +87,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline import scan
 
     lines = _input_lines(args.path)
+    if args.rings:
+        from detectors.ring_eval import evaluate_rings
+
+        return evaluate_rings(lines, sys.stdout, sys.stderr, Detector(), as_json=args.json)
     return scan.evaluate(lines, sys.stdout, sys.stderr, Detector(), as_json=args.json)
 
 
@@ -111,9 +116,25 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from pipeline.search_cli import run_sources
+    from pipeline.sources_cli import run_sources
 
     return asyncio.run(run_sources(_settings(args)))
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from pipeline.sources_cli import run_collect
+
+    settings = _settings(args)
+    _setup_logging(settings.log_level)
+    return asyncio.run(run_collect(settings, args.name, force=args.force))
+
+
+def cmd_recheck(args: argparse.Namespace) -> int:
+    from pipeline.sources_cli import run_recheck
+
+    settings = _settings(args)
+    _setup_logging(settings.log_level)
+    return asyncio.run(run_recheck(settings))
 
 
 def _input_lines(path: str):
@@ -162,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="precision / recall / F1 on a labeled JSONL")
     evaluate.add_argument("path")
     evaluate.add_argument("--json", action="store_true", help="machine-readable metrics")
+    evaluate.add_argument(
+        "--rings", action="store_true", help="ring membership pairwise precision / recall"
+    )
     evaluate.set_defaults(func=cmd_eval)
 
     search = sub.add_parser("search", parents=[common], help="search flagged posts")
@@ -178,8 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the /api/search JSON")
     search.set_defaults(func=cmd_search)
 
-    sources = sub.add_parser("sources", parents=[common], help="list sources and checkpoints")
+    sources = sub.add_parser(
+        "sources", parents=[common], help="every source: health, last success, posts per hour/day"
+    )
     sources.set_defaults(func=cmd_sources)
+
+    collect = sub.add_parser(
+        "collect", parents=[common], help="run one source now and print what it got"
+    )
+    collect.add_argument("name", help="the source's name in radar.toml")
+    collect.add_argument(
+        "--once", action="store_true", help="run once and exit (the only mode; for clarity)"
+    )
+    collect.add_argument("--force", action="store_true", help="run even while cooling down")
+    collect.set_defaults(func=cmd_collect)
+
+    recheck = sub.add_parser(
+        "recheck", parents=[common], help="ask platforms whether reported accounts are gone"
+    )
+    recheck.set_defaults(func=cmd_recheck)
     return parser
 
 

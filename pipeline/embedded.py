@@ -108,7 +108,15 @@ async def run_monitor(settings: Settings) -> int:
     server = None
     server_task = None
     if sock is not None:
-        app = create_app(store, status_provider=runner.status_async)
+        app = create_app(
+            store,
+            status_provider=runner.status_async,
+            ingest=runner.ingest,
+            ingest_sources=[
+                s for s in runner.sources.values() if s.__struct_config__.tag == "ingest"
+            ],
+            tz=settings.tz,
+        )
         config = uvicorn.Config(
             app,
             host=settings.dashboard.host,

@@ -81,6 +81,9 @@ class Post(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_raw: str | None = None
     collected_at: datetime | None = None
     truncated: bool = False
+    # Engagement as the platform showed it when collected ("1.2万" → 12000), e.g. reposts,
+    # comments, likes, views. Informational only: not part of the post's identity.
+    counts: dict[str, int] | None = None
 
     @property
     def key(self) -> str:

@@ -7,6 +7,13 @@ before it, so the checkpoint never runs ahead of durable posts (at-least-once), 
 store's upserts on post / account keys make the repeats after a crash harmless
 (exactly-once results).
 
+Sources fail in three ways, told apart by :func:`collectors.health.run_failed`: a
+platform's risk-control answer puts the source into a cool-down (its scheduled runs are
+skipped until it ends), a malformed response is counted and logged once with a sample,
+anything else marks it failing; in every case the pages already handed on keep their
+checkpoints, and the other sources go on. Health and run history are saved beside the
+store (:mod:`pipeline.store.health_log`) for ``radar sources`` and across restarts.
+
 Stopping drains: the scheduler stops, in-flight collections are cancelled (their partial
 pages will be re-read after restart), and the queues are emptied into the store before
 the last checkpoint is written.
@@ -18,27 +25,44 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from collectors.base import Collector, CollectorContext, SourceSettings
+from collectors.health import DEFAULT_COOLDOWN_SECONDS, SourceHealth, bad_response, run_failed
+from collectors.http import HttpSourceSettings
+from collectors.recheck import Check, RecheckReport, checker_for, recheck_accounts
 from collectors.registry import build_collector
 from collectors.scheduler import build_scheduler
 from detectors import Detector
 from pipeline.config import Settings
-from pipeline.models import AccountRisk, Post, Reject, ScoredPost, SourceState
+from pipeline.models import (
+    AccountRisk,
+    Post,
+    Reject,
+    Review,
+    ReviewStatus,
+    ScoredPost,
+    SourceState,
+    account_review_target,
+)
 from pipeline.stages import Deduper, fold_accounts, score_posts
 from pipeline.store.base import Store
+from pipeline.store.health_log import HealthLog, health_log_for, record_run, restore_health
+from pipeline.store.reported import reported_accounts
 
 log = logging.getLogger("radar.runner")
+
+__all__ = ["Counters", "Runner", "SourceHealth"]
 
 _STOP = object()
 _ACCOUNT_CACHE_SIZE = 100_000
 _REJECT_LOG_LIMIT = 20
+RECHECK_INTERVAL_SECONDS = 6 * 3600.0
 
 
 class _Mark(msgspec.Struct):
@@ -60,18 +84,6 @@ class Counters:
     store_errors: int = 0
 
 
-@dataclass
-class SourceHealth:
-    kind: str
-    running: bool = False
-    runs: int = 0
-    last_run: str | None = None
-    last_success: str | None = None
-    last_error: str | None = None
-    rejects_logged: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class Runner:
     def __init__(
         self,
@@ -79,6 +91,9 @@ class Runner:
         store: Store,
         detector: Detector,
         sources: Sequence[SourceSettings],
+        *,
+        context: CollectorContext | None = None,
+        health_log: HealthLog | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -89,7 +104,10 @@ class Runner:
             name: SourceHealth(kind=str(source.__struct_config__.tag))
             for name, source in self.sources.items()
         }
-        context = CollectorContext(tz=settings.tz, max_text_chars=settings.stream.max_text_chars)
+        self.health_log = health_log if health_log is not None else health_log_for(store)
+        context = context or CollectorContext(
+            tz=settings.tz, max_text_chars=settings.stream.max_text_chars
+        )
         self._collectors: dict[str, Collector] = {
             name: build_collector(source, context) for name, source in self.sources.items()
         }
@@ -103,6 +121,8 @@ class Runner:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._scheduler = None
         self._stopping = False
+        # Called with every post once it is stored (``radar collect --once`` prints them).
+        self.tap: Callable[[ScoredPost], None] | None = None
         self.started_at = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -110,14 +130,29 @@ class Runner:
     async def start(self, *, schedule: bool = True) -> None:
         for state in await self.store.list_sources():
             self._states[state.name] = state
+        await restore_health(self.health_log, self.health)
         self._tasks = [
             asyncio.create_task(self._detect_loop(), name="radar-detect"),
             asyncio.create_task(self._write_loop(), name="radar-write"),
         ]
         if schedule and self.sources:
-            self._scheduler = build_scheduler(
-                list(self.sources.values()), self.collect_once, self.settings.tz
-            )
+            # Push sources (``ingest``) have nothing to poll.
+            polled = [
+                source
+                for name, source in self.sources.items()
+                if not getattr(self._collectors[name], "push", False)
+            ]
+            self._scheduler = build_scheduler(polled, self.collect_once, self.settings.tz)
+            if self._checkers():
+                self._scheduler.add_job(
+                    self.recheck_once,
+                    "interval",
+                    seconds=RECHECK_INTERVAL_SECONDS,
+                    id="recheck",
+                    name="recheck reported accounts",
+                    max_instances=1,
+                    coalesce=True,
+                )
             self._scheduler.start()
         log.info(
             "runner started: %d source(s): %s",
@@ -146,48 +181,108 @@ class Runner:
             self.counters.written,
         )
 
-    async def collect_once(self, name: str) -> int:
-        """Run one source now, from its last handed-on cursor; returns posts handed on."""
+    async def collect_once(self, name: str, *, force: bool = False) -> int:
+        """Run one source now, from its last handed-on cursor; returns posts handed on.
+
+        A source cooling down after risk control is skipped unless ``force``. Whatever
+        goes wrong, the pages already handed on keep their checkpoints: the error only
+        ends this run (and, for risk control, starts a cool-down)."""
         collector = self._collectors[name]
         health = self.health[name]
         task = asyncio.current_task()
         if self._stopping or task is None:
             return 0
+        if health.cooling() and not force:
+            health.skipped += 1
+            log.debug("source %s: cooling down until %s", name, health.cooldown_until)
+            return 0
         self._inflight.add(task)  # stop() cancels it, whoever started it
-        health.running = True
-        health.runs += 1
-        health.last_run = _now_iso()
-        handed = 0
+        health.started()
+        handed = rejected = 0
+        outcome = "ok"
         try:
             state = self._states.get(name) or SourceState(name=name)
             async for page in collector.fetch(state.cursor):
-                await self._report_rejects(name, page.rejects)
-                for post in page.posts:
-                    if post.truncated:
-                        self.counters.truncated += 1
-                    await self._detect_q.put(post)
-                handed += len(page.posts)
-                self.counters.collected += len(page.posts)
-                state = SourceState(
-                    name=name,
-                    cursor=page.cursor,
-                    updated_at=datetime.now(UTC),
-                    posts_total=state.posts_total + len(page.posts),
-                    bad_records=state.bad_records + len(page.rejects),
-                )
-                self._states[name] = state
-                await self._detect_q.put(_Mark(state))
-            health.last_success = _now_iso()
-            health.last_error = None
+                handed += await self._hand_on(name, page.posts, page.rejects, page.cursor)
+                rejected += len(page.rejects)
+            health.succeeded()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failing source must never take the monitor down
-            health.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            log.warning("source %s failed: %s", name, health.last_error)
+            outcome, reject = run_failed(name, health, exc, self._cooldown_base(name))
+            if reject is not None:
+                rejected += 1
+                await self.store.record_rejects([reject])
         finally:
             health.running = False
             self._inflight.discard(task)
+        await record_run(self.health_log, name, health, outcome, handed, rejected)
         return handed
+
+    async def _hand_on(
+        self, name: str, posts: Sequence[Post], rejects: Sequence[Reject], cursor: str | None
+    ) -> int:
+        """Queue posts, then the checkpoint marker that follows them into the store."""
+        await self._report_rejects(name, list(rejects))
+        for post in posts:
+            if post.truncated:
+                self.counters.truncated += 1
+            await self._detect_q.put(post)
+        self.counters.collected += len(posts)
+        previous = self._states.get(name) or SourceState(name=name)
+        state = SourceState(
+            name=name,
+            cursor=cursor,
+            updated_at=datetime.now(UTC),
+            posts_total=previous.posts_total + len(posts),
+            bad_records=previous.bad_records + len(rejects),
+        )
+        self._states[name] = state
+        await self._detect_q.put(_Mark(state))
+        return len(posts)
+
+    async def ingest(self, name: str, posts: Sequence[Post], rejects: Sequence[Reject]) -> None:
+        """Posts pushed to ``POST /api/ingest`` for the ``ingest`` source ``name``."""
+        if self._stopping or name not in self.health:
+            raise KeyError(name)  # the API answers 503: try again after the restart
+        health = self.health[name]
+        health.started()
+        previous = self._states.get(name)
+        await self._hand_on(name, posts, rejects, previous.cursor if previous else None)
+        health.running = False
+        health.succeeded()
+        await record_run(self.health_log, name, health, "ok", len(posts), len(rejects))
+
+    def _cooldown_base(self, name: str) -> float:
+        return float(getattr(self.sources[name], "cooldown_seconds", DEFAULT_COOLDOWN_SECONDS))
+
+    def _checkers(self) -> dict[str, list[Check]]:
+        """Platform → the account checks its (non-cooling) sources can make."""
+        checkers: dict[str, list[Check]] = {}
+        for name, collector in self._collectors.items():
+            check = checker_for(collector)
+            if check is None or self.health[name].cooling():
+                continue
+            source = self.sources[name]
+            platform = getattr(source, "platform", None) or str(source.__struct_config__.tag)
+            checkers.setdefault(platform, []).append(check)
+        return checkers
+
+    async def recheck_once(self) -> RecheckReport:
+        """Ask the platforms about every ``reported`` account; gone ones → taken_down."""
+
+        async def mark(key: str) -> None:
+            review = Review(
+                target=account_review_target(key),
+                status=ReviewStatus.TAKEN_DOWN,
+                note="recheck: the platform says the account or its posts are gone",
+                reviewer="radar-recheck",
+                at=datetime.now(UTC),
+            )
+            await self.store.set_review(review)
+
+        keys = await reported_accounts(self.store)
+        return await recheck_accounts(keys, self._checkers(), mark)
 
     async def run_sources_once(self) -> None:
         """Collect every source once and wait until everything is stored (``radar import``)."""
@@ -259,6 +354,9 @@ class Runner:
                 delay = min(delay * 2, 30.0)
         for key, risk in accounts.items():
             self._remember_account(key, risk)
+        if self.tap is not None:
+            for scored in posts:
+                self.tap(scored)
         self.counters.written += len(posts)
         self.counters.batches += 1
 
@@ -281,7 +379,11 @@ class Runner:
             return
         self.counters.rejected += len(rejects)
         health = self.health[name]
+        http_source = isinstance(self.sources.get(name), HttpSourceSettings)
         for reject in rejects:
+            if http_source and reject.sample:
+                bad_response(name, health, reject)  # the crawl went on; counted, logged once
+                continue
             if health.rejects_logged < _REJECT_LOG_LIMIT:
                 log.warning("source %s: %s: %s", name, reject.location, reject.reason)
             elif health.rejects_logged == _REJECT_LOG_LIMIT:
@@ -293,12 +395,13 @@ class Runner:
 
     def status(self) -> dict[str, Any]:
         sources = []
+        now = datetime.now(UTC)
         for name, health in self.health.items():
             state = self._states.get(name)
             sources.append(
                 {
                     "name": name,
-                    **asdict(health),
+                    **health.snapshot(now),
                     "cursor": state.cursor if state else None,
                     "posts_total": state.posts_total if state else 0,
                     "bad_records": state.bad_records if state else 0,
@@ -313,7 +416,19 @@ class Runner:
         }
 
     async def status_async(self) -> dict[str, Any]:
-        return self.status()
+        """:meth:`status` plus posts collected per source in the last hour and day."""
+        status = self.status()
+        now = datetime.now(UTC)
+        try:
+            hour = await self.health_log.posts_since(now - timedelta(hours=1))
+            day = await self.health_log.posts_since(now - timedelta(days=1))
+        except Exception as exc:
+            log.warning("cannot read source history: %s", exc)
+            return status
+        for source in status["sources"]:
+            source["posts_last_hour"] = hour.get(source["name"], 0)
+            source["posts_last_day"] = day.get(source["name"], 0)
+        return status
 
     def progress_line(self) -> str:
         c = self.counters
@@ -321,7 +436,3 @@ class Runner:
             f"collected {c.collected}, flagged {c.flagged}, stored {c.written}, "
             f"bad records {c.rejected}, queued {self._detect_q.qsize()}+{self._write_q.qsize()}"
         )
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,4 +1,5 @@
-"""``radar search`` and ``radar sources``: the dashboard's answers, in a terminal."""
+"""``radar search``: the dashboard's answers, in a terminal (``radar sources`` lives in
+:mod:`pipeline.sources_cli`)."""
 
 from __future__ import annotations
 
@@ -76,28 +77,4 @@ async def run_search(settings: Settings, params: Mapping[str, str], *, as_json: 
     )
     shown = len(result.results)
     print(f"共 {result.total} 条 (显示 {shown}, 第 {query.page} 页)  {facets}")
-    return 0
-
-
-async def run_sources(settings: Settings) -> int:
-    if not settings.sqlite_file.exists():
-        raise ConfigError(f"{settings.sqlite_file}: no store yet (start with `radar run`)")
-    store = open_store(settings)
-    await store.open()
-    try:
-        states = await store.list_sources()
-    finally:
-        await store.close()
-    if not states:
-        print("no source has run yet")
-    for state in states:
-        updated = (
-            state.updated_at.astimezone(settings.tz).isoformat(timespec="seconds")
-            if (state.updated_at)
-            else "-"
-        )
-        print(
-            f"{state.name}\tposts {state.posts_total}\tbad {state.bad_records}\t"
-            f"checkpoint {updated}\tcursor {(state.cursor or '-')[:60]}"
-        )
     return 0
