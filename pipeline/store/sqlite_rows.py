@@ -33,6 +33,7 @@ _evidence_list = msgspec.json.Decoder(list[Evidence])
 _contact_list = msgspec.json.Decoder(list[Contact])
 _account = msgspec.json.Decoder(AccountRisk)
 _source_state = msgspec.json.Decoder(SourceState)
+_counts = msgspec.json.Decoder(dict[str, int]).decode
 
 # A reject sample is for a human to recognise the record, not to keep it whole.
 MAX_REJECT_SAMPLE = 2_000
@@ -64,15 +65,15 @@ def now_text() -> str:
 UPSERT_POST = """
 INSERT INTO posts (key, platform, post_id, account_key, author_id, author_name, author_bio,
                    url, text, created_at, created_raw, collected_at, source, truncated,
-                   flagged, score)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   flagged, score, counts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     platform = excluded.platform, post_id = excluded.post_id,
     account_key = excluded.account_key, author_id = excluded.author_id,
     author_name = excluded.author_name, author_bio = excluded.author_bio,
     url = excluded.url, text = excluded.text, created_at = excluded.created_at,
     created_raw = excluded.created_raw, collected_at = excluded.collected_at,
-    source = excluded.source, truncated = excluded.truncated,
+    source = excluded.source, truncated = excluded.truncated, counts = excluded.counts,
     flagged = excluded.flagged, score = excluded.score
 """
 
@@ -96,6 +97,7 @@ def post_params(scored: ScoredPost) -> tuple[object, ...]:
         int(post.truncated),
         int(scored.verdict.flagged),
         float(scored.verdict.score),
+        None if post.counts is None else _encode(post.counts).decode(),
     )
 
 
@@ -174,7 +176,7 @@ def decode_source_state(data: str) -> SourceState:
 # The columns every SearchHit is built from; queries select them under these names.
 HIT_COLUMNS = """
     p.platform, p.post_id, p.text, p.source, p.author_id, p.author_name, p.author_bio, p.url,
-    p.created_at, p.created_raw, p.collected_at, p.truncated,
+    p.created_at, p.created_raw, p.collected_at, p.truncated, p.counts,
     v.flagged, v.score, v.categories, v.evidence, v.contacts, v.reasons, v.detector_version,
     coalesce(r.status, 'new') AS status
 """
@@ -199,6 +201,7 @@ def hit_from_row(row: sqlite3.Row, terms: Sequence[str] = ()) -> SearchHit:
         created_raw=row["created_raw"],
         collected_at=from_text(row["collected_at"]),
         truncated=bool(row["truncated"]),
+        counts=None if row["counts"] is None else _counts(row["counts"]),
     )
     verdict = Verdict(
         flagged=bool(row["flagged"]),

@@ -15,6 +15,8 @@ from pipeline.store.fts import index_tokens, quote
 from pipeline.store.migrate import Migration, SchemaError, load_migrations, migrate, statements
 from pipeline.store.sqlite import SqliteStore
 
+LATEST = load_migrations()[-1].version
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
@@ -64,7 +66,7 @@ async def test_reopening_keeps_data_and_schema(db_path: Path) -> None:
         assert (await again.get_checkpoint("s")) == SourceState(name="s", cursor="c1")
     finally:
         await again.close()
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == LATEST
 
 
 def test_migrations_are_numbered_from_one_without_gaps() -> None:
@@ -75,9 +77,9 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 
 def test_migrate_is_idempotent(tmp_path: Path) -> None:
     con = raw(tmp_path / "m.sqlite3")
-    assert migrate(con) == 1
+    assert migrate(con) == LATEST
     tables = con.execute("SELECT name FROM sqlite_master ORDER BY name").fetchall()
-    assert migrate(con) == 1
+    assert migrate(con) == LATEST
     assert con.execute("SELECT name FROM sqlite_master ORDER BY name").fetchall() == tables
 
 
@@ -85,15 +87,15 @@ def test_migrate_applies_only_pending_versions_in_one_step(tmp_path: Path) -> No
     con = raw(tmp_path / "m.sqlite3")
     first = [*load_migrations()]
     migrate(con, first)
-    extra = Migration(2, "0002_extra.sql", "CREATE TABLE extra (x INTEGER);")
-    assert migrate(con, [*first, extra]) == 2
+    extra = Migration(LATEST + 1, "extra.sql", "CREATE TABLE extra (x INTEGER);")
+    assert migrate(con, [*first, extra]) == LATEST + 1
     assert con.execute("SELECT count(*) FROM extra").fetchone()[0] == 0
 
-    broken = Migration(3, "0003_broken.sql", "CREATE TABLE ok3 (x);\nCREATE TABLE extra (x);")
+    broken = Migration(LATEST + 2, "broken.sql", "CREATE TABLE ok3 (x);\nCREATE TABLE extra (x);")
     with pytest.raises(sqlite3.OperationalError):
         migrate(con, [*first, extra, broken])
     # The failed migration left nothing behind: no half-applied table, version unchanged.
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == LATEST + 1
     assert not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'ok3'").fetchall()
 
 

@@ -378,3 +378,18 @@ async def test_an_account_review_never_changes_a_post_with_the_same_id(store):
     await store.set_review(Review(target=target, status=ReviewStatus.DISMISSED))
     [hit] = (await store.search(SearchQuery())).results
     assert hit.status == ReviewStatus.NEW
+
+
+async def test_engagement_counts_round_trip(store):
+    from pipeline.models import Post, ScoredPost, Verdict
+
+    post = Post(
+        platform="weibo",
+        post_id="c1",
+        text="全额退保 加威信",
+        counts={"reposts": 12000, "likes": 3},
+    )
+    await store.write_batch([ScoredPost(post=post, verdict=Verdict(flagged=True, score=0.9))])
+    hit = await store.get_post(post.key)
+    assert hit is not None
+    assert hit.post.counts == {"reposts": 12000, "likes": 3}
