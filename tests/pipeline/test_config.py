@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,18 @@ def test_init_writes_a_sample_that_loads_and_refuses_to_overwrite(tmp_path: Path
     assert load_settings(path, environ={}) == load_settings(environ={})
     with pytest.raises(ConfigError, match="already exists"):
         write_sample_config(path)
+
+
+def test_every_commented_source_example_in_the_sample_is_valid(tmp_path: Path):
+    from pipeline.config import SAMPLE_CONFIG
+
+    text = SAMPLE_CONFIG.read_text("utf-8")
+    block = text[text.index("# [[sources]]") :]
+    toml_line = re.compile(r"# (\[\[sources\]\]|[a-z_]+ = .*)$")
+    uncommented = "\n".join(
+        match.group(1) for line in block.splitlines() if (match := toml_line.match(line))
+    )
+    config = tmp_path / "sources.toml"
+    config.write_text(uncommented, encoding="utf-8")
+    kinds = {s.__struct_config__.tag for s in load_settings(config, environ={}).sources}
+    assert kinds == {"files", "weibo", "bilibili", "zhihu", "wechat", "rsshub", "jsonapi", "ingest"}
