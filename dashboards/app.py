@@ -25,6 +25,7 @@ from dashboards import formatting
 from dashboards.params import SEARCH_PARAMS, ParamError, parse_search_params, search_link
 from dashboards.security import SecurityHeadersMiddleware
 from dashboards.serialize import account_json, encode, search_json, status_json
+from dashboards.status_view import counters_zh, source_rows
 from pipeline.models import CATEGORIES, AccountRisk, ReviewStatus, SearchQuery, SearchResult
 from pipeline.store.base import Store
 
@@ -163,6 +164,7 @@ def create_app(
             "stats": stats,
             "runner": runner,
             "runner_failed": runner_failed,
+            "counters": counters_zh(runner),
             "categories": CATEGORIES,
             "statuses": [s.value for s in ReviewStatus],
             "platforms": sorted(set(stats.by_platform) | set(result.facets.get("platform", {}))),
@@ -170,6 +172,19 @@ def create_app(
             "link": lambda **changes: search_link("/", raw, **changes),
         }
         return page(request, "search.html", context, 422 if error else 200)
+
+    @app.get("/sources")
+    async def sources_page(request: Request) -> Response:
+        runner, runner_failed = await runner_status()
+        context = {
+            "title": "运行状态",
+            "runner": runner,
+            "runner_failed": runner_failed,
+            "rows": source_rows(runner),
+            "counters": counters_zh(runner),
+            "checkpoints": await store.list_sources(),
+        }
+        return page(request, "sources.html", context)
 
     @app.get("/accounts/{platform}/{account_id:path}")
     async def account_page(request: Request, platform: str, account_id: str) -> Response:

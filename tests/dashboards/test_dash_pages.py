@@ -131,7 +131,7 @@ async def test_status_strip_shows_counts_and_runner(client: httpx.AsyncClient) -
     html = (await client.get("/")).text
     assert '帖子 <b data-stat="posts">4</b>' in html
     assert '高风险账号 <b data-stat="flagged_accounts">3</b>' in html
-    assert "queues·detect <b>3</b>" in html
+    assert "队列 <b>3</b>" in html
 
 
 async def test_failing_status_provider_does_not_break_page(store: FakeStore) -> None:
