@@ -1,9 +1,15 @@
 """The store contract fixture: every test that takes ``store`` runs against each store kind.
 
-To add a store (the Elasticsearch one), add a factory to ``STORE_FACTORIES``: an async
-context manager that yields an opened, empty store and cleans up after itself. Contract
-tests use only the ``Store`` protocol, so they hold every implementation to the same
-behaviour.
+To add a store, add a factory to ``STORE_FACTORIES``: an async context manager taking the
+test's ``request`` and ``tmp_path`` that yields an opened, empty store and cleans up after
+itself. Contract tests use only the ``Store`` protocol, so they hold every implementation
+to the same behaviour.
+
+The Elasticsearch store runs against osmem-server (an in-memory OpenSearch-compatible
+server): one process per session (the osmem pytest plugin's ``osmem_server`` fixture, on a
+free loopback port), and a fresh clone of its empty, frozen base per test (~10 ms), so
+tests never see each other's indices. osmem refuses the official client's vendor media
+type, so the store runs with ``compat = "opensearch"``.
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from pathlib import Path
 
 import pytest
+from store_factories import es_settings
 
 from pipeline.store.base import Store
+from pipeline.store.elasticsearch import ElasticsearchStore
 from pipeline.store.sqlite import SqliteStore
 
 
 @contextlib.asynccontextmanager
-async def _sqlite(tmp_path: Path) -> AsyncIterator[Store]:
+async def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     store = SqliteStore(tmp_path / "store" / "radar.sqlite3")
     await store.open()
     try:
@@ -29,13 +37,25 @@ async def _sqlite(tmp_path: Path) -> AsyncIterator[Store]:
         await store.close()
 
 
-STORE_FACTORIES: dict[str, Callable[[Path], AsyncContextManager[Store]]] = {
+@contextlib.asynccontextmanager
+async def _elasticsearch(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    clone = request.getfixturevalue("osmem_clone")  # started lazily: sqlite runs need none
+    store = ElasticsearchStore(es_settings(clone.url))
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], AsyncContextManager[Store]]] = {
     "sqlite": _sqlite,
+    "elasticsearch": _elasticsearch,
 }
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with STORE_FACTORIES[request.param](tmp_path) as opened:
+    async with STORE_FACTORIES[request.param](request, tmp_path) as opened:
         assert isinstance(opened, Store)
         yield opened

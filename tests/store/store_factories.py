@@ -6,8 +6,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pipeline.models import AccountRisk, Contact, Evidence, Post, ScoredPost, Verdict
+from pipeline.store.es_settings import ElasticsearchSettings
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def es_settings(url: str, **overrides: object) -> ElasticsearchSettings:
+    """Settings for an Elasticsearch store on an osmem clone at ``url`` (osmem refuses the
+    official client's vendor media type, hence ``compat = "opensearch"``)."""
+    values: dict[str, object] = {
+        "hosts": [url],
+        "compat": "opensearch",
+        "request_timeout": 10.0,
+        "retries": 1,
+    }
+    values.update(overrides)
+    return ElasticsearchSettings(**values)  # type: ignore[arg-type]
 
 
 def day(n: int) -> datetime:
