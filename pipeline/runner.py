@@ -53,7 +53,6 @@ from pipeline.models import (
 from pipeline.stages import Deduper, fold_accounts, score_posts
 from pipeline.store.base import Store
 from pipeline.store.health_log import HealthLog, health_log_for, record_run, restore_health
-from pipeline.store.reported import reported_accounts
 
 log = logging.getLogger("radar.runner")
 
@@ -281,7 +280,7 @@ class Runner:
             )
             await self.store.set_review(review)
 
-        keys = await reported_accounts(self.store)
+        keys = await self.store.reported_accounts()
         return await recheck_accounts(keys, self._checkers(), mark)
 
     async def run_sources_once(self) -> None:

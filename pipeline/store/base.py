@@ -66,6 +66,10 @@ class Store(Protocol):
 
     async def set_review(self, review: Review) -> None: ...
 
+    async def reported_accounts(self) -> list[str]:
+        """Account keys whose review status is ``reported``, oldest decision first: the
+        ``recheck`` job's work list."""
+
     async def get_checkpoint(self, source: str) -> SourceState | None: ...
 
     async def list_sources(self) -> list[SourceState]: ...

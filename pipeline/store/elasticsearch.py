@@ -356,8 +356,7 @@ class ElasticsearchStore:
 
     async def reported_accounts(self) -> list[str]:
         """Account keys whose review status is ``reported``, oldest decision first: the
-        ``recheck`` job's work list (what :mod:`pipeline.store.reported` reads from the
-        SQLite file)."""
+        ``recheck`` job's work list."""
         prefix = account_review_target("")
         with guard("reported_accounts"):
             resp = await self.client.search(

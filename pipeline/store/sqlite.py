@@ -59,6 +59,7 @@ from pipeline.models import (
     AccountRisk,
     Reject,
     Review,
+    ReviewStatus,
     ScoredPost,
     SearchHit,
     SearchQuery,
@@ -66,6 +67,7 @@ from pipeline.models import (
     SourceState,
     StoreStats,
     account_key,
+    account_review_target,
 )
 from pipeline.store import sqlite_rows as rows
 from pipeline.store.migrate import migrate
@@ -336,6 +338,16 @@ class SqliteStore:
             (rows.json_list(contacts), exclude or ""),
         )
         return [rows.decode_account(data) for (data,) in found]
+
+    async def reported_accounts(self) -> list[str]:
+        prefix = account_review_target("")
+        found = await self._read(
+            self._query,
+            "SELECT target FROM reviews WHERE status = ? AND substr(target, 1, ?) = ?"
+            " ORDER BY at, target",
+            (str(ReviewStatus.REPORTED), len(prefix), prefix),
+        )
+        return [row["target"][len(prefix) :] for row in found]
 
     async def get_checkpoint(self, source: str) -> SourceState | None:
         found = await self._read(

@@ -235,19 +235,6 @@ async def test_opening_with_the_cluster_down_raises_store_unavailable() -> None:
         await store.close()
 
 
-async def test_reported_accounts_lists_account_reviews_only(es: ElasticsearchStore) -> None:
-    await es.write_batch([P1], ACCOUNTS)
-    at = datetime(2025, 3, 10, tzinfo=UTC)
-    await es.set_review(Review(target="account:weibo:u2", status=ReviewStatus.REPORTED, at=at))
-    earlier = datetime(2025, 3, 9, tzinfo=UTC)
-    await es.set_review(Review(target="account:weibo:u1", status=ReviewStatus.REPORTED, at=earlier))
-    await es.set_review(Review(target="account:douyin:u3", status=ReviewStatus.CONFIRMED))
-    await es.set_review(Review(target=P1.post.key, status=ReviewStatus.REPORTED))  # a post
-    assert await es.reported_accounts() == ["weibo:u1", "weibo:u2"]
-    hit = await es.get_post(P1.post.key)
-    assert hit is not None and hit.status == ReviewStatus.REPORTED
-
-
 async def test_refused_posts_fail_the_batch_and_hold_its_checkpoint(es: ElasticsearchStore) -> None:
     # A month index someone created by hand with a conflicting mapping refuses P1.
     await es.client.indices.create(

@@ -393,3 +393,25 @@ async def test_engagement_counts_round_trip(store):
     hit = await store.get_post(post.key)
     assert hit is not None
     assert hit.post.counts == {"reposts": 12000, "likes": 3}
+
+
+async def test_reported_accounts_lists_account_reviews_only_oldest_first(store):
+    from datetime import UTC, datetime
+
+    from store_factories import ACCOUNTS, P1
+
+    from pipeline.models import Review, ReviewStatus, account_review_target
+
+    await store.write_batch([P1], ACCOUNTS)
+
+    async def review(target: str, status: ReviewStatus, day: int) -> None:
+        at = datetime(2025, 3, day, tzinfo=UTC)
+        await store.set_review(Review(target=target, status=status, at=at))
+
+    await review(account_review_target("weibo:u2"), ReviewStatus.REPORTED, 10)
+    await review(account_review_target("weibo:u1"), ReviewStatus.REPORTED, 9)
+    await review(account_review_target("douyin:u3"), ReviewStatus.CONFIRMED, 8)
+    await review(P1.post.key, ReviewStatus.REPORTED, 7)  # a post, not an account
+    assert await store.reported_accounts() == ["weibo:u1", "weibo:u2"]
+    hit = await store.get_post(P1.post.key)
+    assert hit is not None and hit.status == ReviewStatus.REPORTED
