@@ -1,5 +1,8 @@
 """Builds the fixed train / dev / test split of the labeled corpus from ``parts/*.jsonl``.
 
+A record may carry ``"split": "train" | "dev"``: data written later to fix a weakness
+goes to train / dev explicitly, so the test split stays exactly what it was.
+
 Split by *group*, not by post: every post of one account (and every account of one ring)
 lands in the same split, so the test split never holds a near-copy of a training ad from
 the same author. Groups are ordered by a hash of their key within each (label, category)
@@ -25,14 +28,17 @@ def group_key(record: dict) -> str:
 
 
 def split(records: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {name: [] for name, _ in SHARES}
     groups: dict[str, list[dict]] = defaultdict(list)
     for record in records:
-        groups[group_key(record)].append(record)
+        if record.get("split") in ("train", "dev"):
+            out[record["split"]].append(record)
+        else:
+            groups[group_key(record)].append(record)
     strata: dict[tuple, list[str]] = defaultdict(list)
     for key, members in groups.items():
         first = members[0]
         strata[(first["label"], first.get("category") or "")].append(key)
-    out: dict[str, list[dict]] = {name: [] for name, _ in SHARES}
     for keys in strata.values():
         keys.sort(key=lambda k: hashlib.sha256(k.encode()).hexdigest())
         bounds, acc = [], 0.0
