@@ -34,6 +34,12 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/fts.py --posts 100000
 	$(BIN)/python bench/models.py
+	$(BIN)/python bench/collect.py
+
+# Rebuild the corpus split, then train the classifier (detectors/model/classifier-v1.*).
+train: install
+	$(BIN)/python detectors/corpus/split.py
+	$(BIN)/python -m detectors.train
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,21 +7,25 @@ serve every thread or task of a runner.
 
 from __future__ import annotations
 
+import bisect
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 
-from detectors.contacts import ContactExtractor
+from detectors.classifier import MODEL_DIR, Classifier, flagged_categories
+from detectors.contacts import ContactExtractor, OfficialHit
 from detectors.framing import InvitationRules
-from detectors.lexicon import load_lexicon
-from detectors.matcher import Matcher
-from detectors.normalize import Normalizer
+from detectors.lexicon import CONTEXT_FEATURE, SCHEME_FEATURE, lexicon_files, load_lexicon
+from detectors.matcher import Hit, Matcher
+from detectors.normalize import BatchStarts, Normalizer, NormText, strip
 from detectors.scoring import Scored, Scorer, Signals
 from pipeline.models import Contact, Evidence, Verdict
 
 CONTACT_FEATURE = "private_contact"
+_SEP = "\ue000"  # joins a batch; a private-use character folds to a space, never survives
 EXPOSED_FEATURE = "exposed_contact"
 OFFICIAL_FEATURE = "official_channel"
 
@@ -37,38 +41,125 @@ class Analysis:
 class Detector:
     """Scores one post (and its author's bio) for 代理维权 black-market advertising."""
 
-    def __init__(self, lexicon_dir: Path | None = None) -> None:
+    def __init__(self, lexicon_dir: Path | None = None, model_dir: Path | None = MODEL_DIR) -> None:
+        self._lexicon_dir, self._model_dir = lexicon_dir, model_dir
+        self._stamp = _stamp(lexicon_dir, model_dir)
         self.lexicon = load_lexicon(lexicon_dir)
         self.version: str = self.lexicon.version
+        # the trained classifier (None: rules only, e.g. model_dir=None or no artifact)
+        self.model = Classifier.load(self.lexicon, model_dir) if model_dir else None
+        if self.model is not None:
+            self.version += "+" + self.model.version
         self._normalizer = Normalizer(
-            self.lexicon.char_map, self.lexicon.aliases, self.lexicon.contextual
+            self.lexicon.char_map,
+            self.lexicon.aliases,
+            self.lexicon.contextual,
+            self.lexicon.pinyin,
         )
         self._matcher = Matcher(self.lexicon, self._normalizer)
-        self._contacts = ContactExtractor(self.lexicon.contacts)
+        self._contacts = ContactExtractor(self.lexicon.contacts, self.lexicon.homoglyphs)
         self._scorer = Scorer(self.lexicon)
         self._framing = InvitationRules.from_lexicon(self.lexicon, self._normalizer.compact)
         self.threshold = self._scorer.threshold
         official = self.lexicon.families.get(OFFICIAL_FEATURE)
         self._official_weight = official.weight if official else 0.0
+        # the signals of every post with nothing in it: shared, never mutated (verdict
+        # copies what it keeps), so the common case allocates one object less
+        self._quiet = Signals([], [], [], [])
+        # what a bio may add: the business it names ("专注退保7年"), never frames
+        self._bio_features = frozenset(
+            {SCHEME_FEATURE, CONTEXT_FEATURE, *self._scorer.scheme_families}
+        )
+
+    def analyse_many(self, posts: Sequence[tuple[str, str | None]]) -> list[Analysis]:
+        """``analyse`` for a batch of ``(text, bio)``: the same analyses, faster.
+
+        Why a batch path: most posts of a stream are chatter with nothing to find, and
+        per-post Python overhead dominates for them. Here the whole batch is folded in
+        one vectorised lookup, stripped in one numpy pass, and screened in one
+        Aho-Corasick pass (aliases and lexicon) plus one contact pre-check over the
+        joined text (and bios); only the posts with something in them take the full
+        path, and a post with only digits or ASCII takes it only if a contact is there.
+        ``detect_many`` should call this."""
+        texts = [text for text, _ in posts]
+        bios = [bio for _, bio in posts if bio]
+        folded = self._normalizer.fold_many(texts + bios)
+        n = len(texts)
+        text_folded = folded[:n]
+        folded_bios = iter(folded[n:])
+        norms, starts, selling, dialling = self._screen(text_folded)
+        bio_dialling = self._dialling(folded[n:])
+        out = []
+        b = -1
+        for i, (text, bio) in enumerate(posts):
+            bio_folded = None
+            if bio:
+                bio_folded, b = next(folded_bios), b + 1
+            busy = i in selling or (bio_folded is not None and b in bio_dialling)
+            if not busy and i in dialling:
+                # digits or ASCII only: worth the full look only if a contact is there
+                busy = bool(self._contacts.extract(text, text_folded[i])[0])
+            if busy:
+                cut = functools.partial(starts.__getitem__, i) if starts is not None else None
+                nt = self._normalizer.normalize(text, text_folded[i], norms[i], cut)
+                out.append(self._analyse(text, bio, nt, bio_folded))
+            else:
+                out.append(Analysis(text, norms[i], self._quiet, self._scorer.nothing()))
+        return out
+
+    def _screen(
+        self, folded: list[str]
+    ) -> tuple[list[str], BatchStarts | None, set[int], set[int]]:
+        """Each post's compact form and its offset map, which posts hold a selling term
+        or an alias, and which a contact candidate (one pass each over the batch)."""
+        if any(_SEP in f for f in folded):  # cannot happen after folding; stay safe
+            every = set(range(len(folded)))
+            return [strip(f) for f in folded], None, every, set()
+        joined = _SEP.join(folded)
+        norms, starts = self._normalizer.strip_many(folded, _SEP)
+        compact = _SEP.join(norms)
+        norm_starts = _starts(norms)
+        selling = {
+            bisect.bisect_right(norm_starts, end) - 1 for end in self._matcher.screen(compact)
+        }
+        return norms, starts, selling, self._dialling(folded, joined)
+
+    def _dialling(self, folded: list[str], joined: str | None = None) -> set[int]:
+        """Which of the folded texts hold a contact candidate (one regex pass)."""
+        if not folded:
+            return set()
+        if joined is None:
+            joined = _SEP.join(folded)
+        folded_starts = _starts(folded)
+        return {
+            bisect.bisect_right(folded_starts, start) - 1
+            for start in self._contacts.candidate_starts(joined)
+        }
 
     def analyse(self, text: str, bio: str | None = None) -> Analysis:
-        """Everything the rules see in one post: the classifier's inputs and the evidence."""
-        nt = self._normalizer.normalize(text)
-        hits = self._framing.frame_invitations(nt, self._matcher.find(nt.norm))
-        terms: list[Evidence] = []
-        for hit in hits:
-            start, end = nt.span(hit.start, hit.end)
-            terms.append(
-                Evidence(
-                    start=start,
-                    end=end,
-                    text=text[start:end],
-                    feature=hit.entry.feature,
-                    category=hit.entry.category,
-                    weight=hit.entry.weight,
-                )
-            )
-        contacts, official = self._contacts.extract(text, nt.folded)
+        """Everything the rules see in one post: the classifier's inputs and the evidence.
+
+        Fast path: most posts in a stream hold no lexicon term and no contact candidate;
+        for them the cost is one ``str.translate``, one strip, one Aho-Corasick pass and
+        one regex search, and the bio is not looked at beyond its contact pre-check."""
+        return self._analyse(text, bio, self._normalizer.normalize(text))
+
+    def _analyse(
+        self, text: str, bio: str | None, nt: NormText, bio_folded: str | None = None
+    ) -> Analysis:
+        hits = self._matcher.find(nt.norm)
+        contacts: list[Contact] = []
+        official: list[OfficialHit] = []
+        if self._contacts.candidate(nt.folded):
+            contacts, official = self._contacts.extract(text, nt.folded)
+        bio_contacts = self._bio_contacts(bio, bio_folded) if bio else []
+        if not (contacts or bio_contacts or self._matcher.selling(hits)):
+            # nothing sold, no way in: nothing to score and nothing to explain (the
+            # frames and official numbers a post like this carries only lower a score)
+            return Analysis(text, nt.norm, self._quiet, self._scorer.nothing())
+        if hits:
+            hits = self._framing.frame_invitations(nt, hits)
+        terms = [self._evidence(text, nt, hit) for hit in hits]
         for o in official:
             terms.append(
                 Evidence(
@@ -79,44 +170,139 @@ class Detector:
                     weight=self._official_weight,
                 )
             )
-        private, exposed = self._framing.split_exposed(text, contacts, terms)
-        bio_contacts = self.bio_contacts(bio) if bio else []
-        signals = Signals(terms, private, exposed, bio_contacts)
+        private, exposed = (
+            self._framing.split_exposed(text, contacts, terms) if contacts else ([], [])
+        )
+        bio_terms: list[Evidence] = []
+        if bio and terms:
+            bio_nt = self._normalizer.normalize(bio, bio_folded)
+            bio_terms = [
+                self._evidence(bio, bio_nt, hit)
+                for hit in self._matcher.find(bio_nt.norm)
+                if hit.entry.feature in self._bio_features
+            ]
+            split = self._contacts.split_phone(nt.folded, bio_nt.folded, bio)
+            if split is not None and all(c.canonical != split.canonical for c in bio_contacts):
+                bio_contacts.append(split)
+        signals = Signals(terms, private, exposed, bio_contacts, bio_terms)
         return Analysis(
             text=text, normalized=nt.norm, signals=signals, rule=self._scorer.score(signals)
         )
 
+    @staticmethod
+    def _evidence(text: str, nt: NormText, hit: Hit) -> Evidence:
+        start, end = nt.span(hit.start, hit.end)
+        entry = hit.entry
+        return Evidence(
+            start=start,
+            end=end,
+            text=text[start:end],
+            feature=entry.feature,
+            category=entry.category,
+            weight=entry.weight,
+        )
+
+    def reload(self) -> bool:
+        """Rebuild from the lexicon (and model) files if any changed since construction;
+        True when it did. Why: analysts edit the TOML files while the monitor runs. The
+        new detector is built completely before anything is swapped, so a broken file
+        raises :class:`~detectors.lexicon.LexiconError` here and leaves the running
+        detector untouched; the swap itself is attribute by attribute, so call this
+        between batches (the runner's scoring loop), not while another thread detects."""
+        stamp = _stamp(self._lexicon_dir, self._model_dir)
+        if stamp == self._stamp:
+            return False
+        fresh = Detector(self._lexicon_dir, self._model_dir)
+        self.__dict__.update(fresh.__dict__)
+        return True
+
     def verdict(self, analysis: Analysis, probability: float | None = None) -> Verdict:
         """The verdict for an analysed post; ``probability`` is the classifier's opinion
-        when one ran (None: the rules alone decide)."""
-        del probability  # the classifier arrives with issue 3; rules decide until then
+        when one ran (None: the rules alone decide). How the two combine is documented
+        in :mod:`detectors.classifier` (the probability, within the rules' gate and frames)."""
         signals, scored = analysis.signals, analysis.rule
+        if probability is None and not (
+            signals.terms or signals.contacts or signals.exposed or signals.bio_contacts
+        ):  # the common case, nothing found: no evidence to gather
+            return Verdict(
+                flagged=scored.flagged,
+                score=scored.score,
+                categories=list(scored.categories),
+                reasons=list(scored.reasons),
+                detector_version=self.version,
+            )
+        flagged, score, categories, reasons = (
+            scored.flagged,
+            scored.score,
+            list(scored.categories),
+            list(scored.reasons),
+        )
+        if probability is not None and self.model is not None:
+            combined = self.model.combine(analysis, probability, self._scorer.gate_cap)
+            flagged, score, reasons = combined.flagged, combined.score, [*reasons, combined.reason]
+            if flagged and not (scored.flagged and categories):
+                categories = flagged_categories(analysis)  # a flagged post has a category
         evidence = list(signals.terms)
         evidence += [_contact_evidence(c, CONTACT_FEATURE) for c in signals.contacts]
         evidence += [_contact_evidence(c, EXPOSED_FEATURE) for c in signals.exposed]
         evidence.sort(key=lambda e: (e.start, e.end, e.feature))
         return Verdict(
-            flagged=scored.flagged,
-            score=scored.score,
-            categories=scored.categories,
+            flagged=flagged,
+            score=score,
+            categories=categories,
             evidence=evidence,
             contacts=signals.contacts + signals.bio_contacts,
-            reasons=scored.reasons,
+            reasons=reasons,
             detector_version=self.version,
         )
 
     def detect(self, text: str, bio: str | None = None) -> Verdict:
-        return self.verdict(self.analyse(text, bio))
+        """One post; the same verdict ``detect_many`` gives (prefer it for many posts)."""
+        return self.detect_many([(text, bio)])[0]
 
     def detect_many(self, posts: Sequence[tuple[str, str | None]]) -> list[Verdict]:
         """Verdicts for ``(text, bio)`` pairs, in order. Batched, because a model scores
-        a batch far faster than the same posts one at a time."""
-        return [self.verdict(self.analyse(text, bio)) for text, bio in posts]
+        a batch far faster than the same posts one at a time; and only the candidates
+        (posts with something to sell or a contact) reach the model at all."""
+        analyses = self.analyse_many(posts)
+        if self.model is None:
+            return [self.verdict(a) for a in analyses]
+        probabilities = self.model.score_batch(analyses)
+        return [self.verdict(a, p) for a, p in zip(analyses, probabilities, strict=True)]
 
     def bio_contacts(self, bio: str) -> list[Contact]:
         """Private contacts in an author's bio (offsets index the bio, ``in_bio=True``)."""
-        found, _ = self._contacts.extract(bio, self._normalizer.fold(bio), bio=True)
+        return self._bio_contacts(bio, None)
+
+    def _bio_contacts(self, bio: str, folded: str | None) -> list[Contact]:
+        if folded is None:
+            folded = self._normalizer.fold(bio)
+        if not self._contacts.candidate(folded):
+            return []
+        found, _ = self._contacts.extract(bio, folded, bio=True)
         return [msgspec.structs.replace(c, in_bio=True) for c in found]
+
+
+def _starts(parts: list[str]) -> list[int]:
+    """Offsets of each part in ``_SEP.join(parts)``."""
+    out, pos = [], 0
+    for part in parts:
+        out.append(pos)
+        pos += len(part) + 1
+    return out
+
+
+def _stamp(lexicon_dir: Path | None, model_dir: Path | None) -> tuple[tuple[str, int, int], ...]:
+    """Size and mtime of every lexicon and model file: what ``reload`` compares."""
+    out = []
+    models = sorted(model_dir.glob("*")) if model_dir is not None and model_dir.is_dir() else []
+    for path in [*lexicon_files(lexicon_dir), *models]:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        out.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
 
 def _contact_evidence(contact: Contact, feature: str) -> Evidence:

@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 DEFAULT_DIR = Path(__file__).parent / "lexicon"
 FILES = ("categories.toml", "features.toml", "aliases.toml", "contacts.toml", "scoring.toml")
+# optional files: a lexicon directory without them still loads (no pinyin view, no
+# homoglyph folding), so older or trimmed lexicons keep working
+OPTIONAL_FILES = ("pinyin.toml", "homoglyphs.toml", "lookalikes.toml")
 SCHEME_FEATURE = "scheme_term"
 CONTEXT_FEATURE = "domain_term"
 
@@ -70,6 +73,7 @@ class ContactConfig:
     official_domains: tuple[str, ...]
     official_numbers: tuple[str, ...]
     official_patterns: tuple[str, ...]
+    text_underscore_ids: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,25 @@ class Lexicon:
     contacts: ContactConfig
     scoring: dict[str, Any]
     version: str
+    pinyin: PinyinConfig = field(default_factory=lambda: PinyinConfig())
+    homoglyphs: dict[str, str] = field(default_factory=dict)
+    lookalikes: tuple[str, ...] = ()  # phrases whose inner selling words do not count
+    directory: Path = DEFAULT_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class PinyinConfig:
+    """Which words get a pinyin view (``pinyin.toml``); see :mod:`detectors.pinyin`."""
+
+    full: tuple[str, ...] = ()  # words also matched written in full pinyin ("tui bao")
+    homophones: tuple[str, ...] = ()  # words also matched with one character a homophone
+    exclude: tuple[str, ...] = ()  # generated variants that are ordinary words ("私心")
+
+
+def lexicon_files(directory: Path | None = None) -> list[Path]:
+    """Every file the lexicon is read from (for reload-on-change watchers)."""
+    directory = directory or DEFAULT_DIR
+    return [directory / n for n in (*FILES, *OPTIONAL_FILES)]
 
 
 def _read(directory: Path, name: str) -> tuple[dict[str, Any], bytes]:
@@ -148,6 +171,7 @@ def _contacts(data: dict[str, Any]) -> ContactConfig:
             official_domains=_strs(data["links"]["official_domains"], "official_domains"),
             official_numbers=_strs(data["official"]["numbers"], "contacts.official.numbers"),
             official_patterns=_strs(data["official"]["patterns"], "official.patterns"),
+            text_underscore_ids=bool(data.get("text", {}).get("bare_underscore_ids", False)),
         )
     except KeyError as exc:
         raise LexiconError(f"contacts.toml: missing {exc}") from exc
@@ -162,6 +186,18 @@ def load_lexicon(directory: Path | None = None) -> Lexicon:
         data, raw = _read(directory, name)
         parsed[name] = data
         digest.update(name.encode() + b"\0" + raw + b"\0")
+    for name in OPTIONAL_FILES:
+        if (directory / name).exists():
+            data, raw = _read(directory, name)
+            parsed[name] = data
+            digest.update(name.encode() + b"\0" + raw + b"\0")
+    pinyin_doc = parsed.get("pinyin.toml", {})
+    pinyin = PinyinConfig(
+        full=_strs(pinyin_doc.get("full", []), "pinyin.full"),
+        homophones=_strs(pinyin_doc.get("homophones", []), "pinyin.homophones"),
+        exclude=_strs(pinyin_doc.get("exclude", []), "pinyin.exclude"),
+    )
+    glyphs = parsed.get("homoglyphs.toml", {}).get("homoglyphs", {})
     aliases_doc = parsed["aliases.toml"]
     contextual = tuple(
         ContextualAlias(
@@ -180,4 +216,8 @@ def load_lexicon(directory: Path | None = None) -> Lexicon:
         contacts=_contacts(parsed["contacts.toml"]),
         scoring=parsed["scoring.toml"],
         version="lexicon-" + digest.hexdigest()[:10],
+        pinyin=pinyin,
+        homoglyphs={str(k): str(v) for k, v in glyphs.items() if len(k) == len(v) == 1},
+        lookalikes=_strs(parsed.get("lookalikes.toml", {}).get("phrases", []), "lookalikes"),
+        directory=directory,
     )

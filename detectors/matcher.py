@@ -1,14 +1,18 @@
 """Find every lexicon term in normalised text with one Aho-Corasick pass.
 
 Why Aho-Corasick: the lexicon has hundreds of phrases and grows with every review; one
-automaton scans a post once, whatever the number of phrases, in C.
+automaton scans a post once, whatever the number of phrases. ahocorasick-rs (a DFA in
+Rust) rather than pyahocorasick: on Chinese text the root of the trie has hundreds of
+children, and pyahocorasick's per-character transition costs ≈ 2.5x more
+(``bench/detect.py`` prints pyahocorasick alone for comparison).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-import ahocorasick
+import ahocorasick_rs
 
 from detectors.lexicon import CONTEXT_FEATURE, SCHEME_FEATURE, Lexicon
 from detectors.normalize import ASCII_ALNUM, Normalizer
@@ -24,9 +28,13 @@ class TermEntry:
     weight: float
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A term found in ``NormText.norm`` at ``[start, end)``."""
+LOOKALIKE = "lookalike"  # internal: a look-alike phrase (lookalikes.toml), never reported
+
+
+class Hit(NamedTuple):
+    """A term found in ``NormText.norm`` at ``[start, end)``. A tuple, not a frozen
+    dataclass: a post makes a handful of these and a frozen dataclass costs ≈ 5x more
+    to build."""
 
     start: int
     end: int
@@ -47,31 +55,74 @@ class Matcher:
             for term in family.terms:
                 entry = TermEntry(term, family.name, family.category, family.weight_of(term))
                 by_key.setdefault(normalizer.compact(term), []).append(entry)
-        self._automaton = ahocorasick.Automaton()
-        for key, entries in by_key.items():
-            if key:
-                self._automaton.add_word(key, (key, tuple(entries)))
-        self._automaton.make_automaton()
+        for phrase in lexicon.lookalikes:
+            entry = TermEntry(phrase, LOOKALIKE, None, 0.0)
+            by_key.setdefault(normalizer.compact(phrase), []).append(entry)
+        self._values = [(key, tuple(entries)) for key, entries in by_key.items() if key]
+        # per key, what ``find`` needs without recomputing it per match: whether each edge
+        # is ASCII (then it must not sit inside a longer ASCII word) and its entries
+        self._edges = [(k[0] in ASCII_ALNUM, k[-1] in ASCII_ALNUM, e) for k, e in self._values]
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            [key for key, _ in self._values], implementation=ahocorasick_rs.Implementation.DFA
+        )
+        # the screening automaton: only keys that can make a post worth a full look (a
+        # scheme term or a positive family), plus the alias keys the normaliser adds
+        screen = [
+            key
+            for key, entries in self._values
+            if any(e.weight > 0 or e.feature == SCHEME_FEATURE for e in entries)
+        ]
+        screen += normalizer.alias_keys()
+        self._screen = (
+            ahocorasick_rs.AhoCorasick(screen, implementation=ahocorasick_rs.Implementation.DFA)
+            if screen
+            else None
+        )
+        self.keys = tuple(key for key, _ in self._values)
         self.size = len(by_key)
+
+    def screen(self, text: str) -> list[int]:
+        """Start index of keys in ``text`` that may sell something, or of aliases (one
+        pass screening a joined batch: non-overlapping, so at least one per post that
+        holds any, and no filtering, no objects)."""
+        if self._screen is None:
+            return []
+        return [start for _, start, _ in self._screen.find_matches_as_indexes(text)]
+
+    @staticmethod
+    def selling(hits: list[Hit]) -> bool:
+        """Does any hit sell something (a scheme term or a positive family)?"""
+        return any(h.entry.weight > 0 or h.entry.feature == SCHEME_FEATURE for h in hits)
 
     def find(self, norm: str) -> list[Hit]:
         """All hits, minus those nested inside a longer hit of the same feature and
         category ("退保" inside "全额退保" says nothing new)."""
         hits: list[Hit] = []
-        for end_index, (key, entries) in self._automaton.iter(norm):
-            start = end_index - len(key) + 1
-            end = end_index + 1
-            if key[0] in ASCII_ALNUM and start > 0 and norm[start - 1] in ASCII_ALNUM:
+        edges = self._edges
+        size = len(norm)
+        new = tuple.__new__
+        for index, start, end in self._automaton.find_matches_as_indexes(norm, overlapping=True):
+            ascii_start, ascii_end, entries = edges[index]
+            if ascii_start and start > 0 and norm[start - 1] in ASCII_ALNUM:
                 continue
-            if key[-1] in ASCII_ALNUM and end < len(norm) and norm[end] in ASCII_ALNUM:
+            if ascii_end and end < size and norm[end] in ASCII_ALNUM:
                 continue
-            hits.extend(Hit(start, end, entry) for entry in entries)
+            for entry in entries:
+                hits.append(new(Hit, (start, end, entry)))
         if len(hits) < 2:
-            return hits
+            return [h for h in hits if h.entry.feature != LOOKALIKE]
         return _drop_nested(hits)
 
 
 def _drop_nested(hits: list[Hit]) -> list[Hit]:
+    looks = [(h.start, h.end) for h in hits if h.entry.feature == LOOKALIKE]
+    if looks:
+        hits = [
+            h
+            for h in hits
+            if h.entry.feature != LOOKALIKE
+            and not (h.entry.weight > 0 and any(a <= h.start and h.end <= b for a, b in looks))
+        ]
     hits.sort(key=lambda h: (h.start, -h.end))
     kept: list[Hit] = []
     reach: dict[tuple[str, str | None], int] = {}

@@ -38,6 +38,8 @@ class Signals:
     contacts: list[Contact]  # private contacts in the post, not in an exposure frame
     exposed: list[Contact]  # contacts being exposed ("这个微信是骗子")
     bio_contacts: list[Contact]
+    # lexicon hits in the author's bio (offsets index the bio): what the account sells
+    bio_terms: list[Evidence] = field(default_factory=list)
 
 
 def _sigmoid(x: float) -> float:
@@ -56,6 +58,10 @@ class Scorer:
         self._c_first, self._c_extra = float(c["first"]), float(c["extra"])
         self._c_cap, self._c_bio, self._c_link = float(c["cap"]), float(c["bio"]), float(c["link"])
         self._scheme_families = tuple(cfg["gate"]["scheme_families"])
+        self.scheme_families = self._scheme_families
+        self._bio_scheme = float(c.get("bio_scheme", 0.0))
+        self._domain_families = frozenset(cfg["gate"].get("domain_families", ()))
+        self._unshielded = frozenset(cfg["gate"].get("unshielded_families", ()))
         self._channel_families = tuple(cfg["gate"]["channel_families"])
         self._shield_families = tuple(cfg["gate"].get("shield_families", self._channel_families))
         self._strong_all = tuple(cfg["strong"]["all"])
@@ -64,6 +70,10 @@ class Scorer:
         self._positive = [f for f in self._families.values() if f.polarity == "positive"]
         self._negative = [f for f in self._families.values() if f.polarity == "negative"]
         self._nothing = Scored(score=_sigmoid(self.bias), flagged=False, categories=[])
+
+    def nothing(self) -> Scored:
+        """The result for a post with no signal at all (a fresh object: callers own it)."""
+        return Scored(self._nothing.score, False, [])
 
     def score(self, s: Signals) -> Scored:
         if not (s.terms or s.contacts or s.exposed or s.bio_contacts):
@@ -83,7 +93,16 @@ class Scorer:
                 if ev.category:
                     named.add(ev.category)
 
+        bio_sells = False
+        for ev in s.bio_terms:
+            if ev.feature == CONTEXT_FEATURE and ev.category:
+                domains.add(ev.category)
+            elif ev.feature == SCHEME_FEATURE or ev.feature in self._scheme_families:
+                bio_sells = True
+
         logit = self.bias
+        if bio_sells and not by_category:
+            logit += self._bio_scheme
         if by_category:
             logit += max(ev.weight for evs in by_category.values() for ev in evs.values())
         present = [f.name for f in self._positive if f.name in by_family]
@@ -99,7 +118,8 @@ class Scorer:
         if s.bio_contacts:
             logit += self._c_bio
 
-        # a private way in written in the post itself shields it from "warning" discounts
+        # a private way in written in the post itself (a contact, a funnel to the profile,
+        # a self-endorsement) shields it from "warning" discounts
         text_channel = bool(shield) or any(f in by_family for f in self._shield_families)
         channel = (
             text_channel
@@ -108,12 +128,19 @@ class Scorer:
             or any(f in by_family for f in self._channel_families)
         )
         negatives = [f.name for f in self._negative if f.name in by_family]
-        if not text_channel:
-            for name in negatives:
+        for name in negatives:
+            if not text_channel or name in self._unshielded:
                 total = sum(abs(e.weight) for e in by_family[name].values())
                 logit -= min(self._families[name].cap, total)
 
-        sells = bool(by_category) or any(f in by_family for f in self._scheme_families)
+        sells = (
+            bool(by_category)
+            or bio_sells
+            or any(
+                f in by_family and (bool(domains) or f not in self._domain_families)
+                for f in self._scheme_families
+            )
+        )
         strong = (
             all(f in by_family for f in self._strong_all)
             and any(f in by_family for f in self._strong_any)
@@ -143,7 +170,7 @@ class Scorer:
             reasons.append("+".join(labels) + ": " + ", ".join(examples))
         for name in negatives:
             words = ", ".join(list(by_family[name])[:3])
-            effect = "含私下联系方式, 不降分" if text_channel else "无私下联系方式, 降低分数"
+            effect = "含私下联系方式或引流, 不降分" if text_channel else "无私下联系方式, 降低分数"
             reasons.append(f"{self._families[name].label_zh}: {words} ({effect})")
         if s.exposed:
             shown = ", ".join(describe(c) for c in _distinct(s.exposed)[:2])

@@ -173,11 +173,17 @@ def test_scan_accounts_rejects_malformed_accounts(detector, raw):
 
 
 LABELED = [
-    {"id": "p1", "text": AD, "label": 1, "category": "surrender"},
-    {"id": "p2", "text": "停息挂账 个性化分期 电话 152 1234 5678", "label": 1, "category": "debt"},
+    {"id": "p1", "text": AD, "label": 1, "category": "surrender", "obfuscation": []},
+    {
+        "id": "p2",
+        "text": "停息挂账 个性化分期 电话 152 1234 5678",
+        "label": 1,
+        "category": "debt",
+        "obfuscation": ["split_phone"],
+    },
     {"id": "p3", "text": "征信有点花，想问问大家怎么办", "label": 1, "category": "credit"},
-    {"id": "n1", "text": CHATTER, "label": 0, "category": None},
-    {"id": "n2", "text": "警惕代理退保骗局，请通过正规渠道维权", "label": 0},
+    {"id": "n1", "text": CHATTER, "label": 0, "category": None, "kind": "chatter"},
+    {"id": "n2", "text": "警惕代理退保骗局，请通过正规渠道维权", "label": 0, "kind": "warning"},
 ]
 
 
@@ -188,6 +194,10 @@ def test_eval_prints_a_readable_table(detector):
     assert "surrender (代理退保)" in out and "debt" in out and "credit" in out
     assert "P" in out and "R" in out and "F1" in out
     assert "false-positive rate on label-0 posts: 0.0000 (0/2)" in out
+    assert "false-positive rate on hard negatives: 0.0000 (0/1)" in out
+    assert "by kind:" in out and "chatter 0.00 (0/1), warning 0.00 (0/1)" in out
+    assert "recall by obfuscation family:" in out and "split_phone 1.00 (1/1)" in out
+    assert "worst mistakes:" in out
     assert "missed" in out and "p3" in out
 
 
@@ -204,6 +214,29 @@ def test_eval_json_is_machine_readable(detector):
     assert data["fp_rate"] == 0.0
     assert data["mistakes"][0]["id"] == "p3"
     assert data["detector_version"] == Detector().version
+    assert data["hard_negatives"] == {"fp": 0, "n": 1, "fp_rate": 0.0}
+    assert data["recall_by_obfuscation"]["split_phone"]["rate"] == 1.0
+    assert data["recall_by_obfuscation"]["none"]["n"] == 2
+    assert set(data["fp_by_kind"]) == {"chatter", "warning"}
+
+
+def test_eval_scores_in_batches_like_the_runner(detector, monkeypatch):
+    """Every post goes through detect_many (the classifier runs batched), in order."""
+    import pipeline.scan as scan
+
+    batches = []
+    real = detector.detect_many
+
+    def spy(posts):
+        batches.append(len(posts))
+        return real(posts)
+
+    monkeypatch.setattr(detector, "detect_many", spy)
+    monkeypatch.setattr(scan, "EVAL_BATCH", 2)
+    code, out, _ = run(evaluate, jl(*LABELED), detector, as_json=True)
+    assert code == 0
+    assert batches == [2, 2, 1]
+    assert json.loads(out)["overall"]["tp"] == 2
 
 
 @pytest.mark.integration
