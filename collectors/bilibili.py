@@ -32,7 +32,6 @@ rejected signature) raise :class:`RiskControlError`.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -41,7 +40,7 @@ import httpx
 import msgspec
 
 from collectors import wbi
-from collectors.base import CollectorContext, Page
+from collectors.base import CollectorContext
 from collectors.bilibili_parse import (
     api_data,
     check_response,
@@ -49,8 +48,9 @@ from collectors.bilibili_parse import (
     parse_search_page,
     parse_view_detail,
 )
+from collectors.bios import BioFeedCollector, with_bio
 from collectors.http import HttpSourceSettings, RiskControlError, ShapeError, client_from
-from collectors.incremental import Feed, FeedPage, crawl
+from collectors.incremental import Feed, FeedPage
 from collectors.parsing import as_text, dig, load_json
 from collectors.registry import register
 from pipeline.models import Post
@@ -81,7 +81,7 @@ class BilibiliSourceSettings(HttpSourceSettings, tag="bilibili"):
 # -- collector ---------------------------------------------------------------------------
 
 
-class BilibiliCollector:
+class BilibiliCollector(BioFeedCollector):
     def __init__(self, settings: BilibiliSourceSettings, context: CollectorContext) -> None:
         self.name = settings.name
         self._settings = settings
@@ -176,26 +176,9 @@ class BilibiliCollector:
         enriched = []
         for post in posts:
             if post.author_id and post.author_bio is None and post.post_id.startswith("BV"):
-                try:
-                    bio = await self._bio(post)
-                except ShapeError:
-                    bio = None  # a bio is a bonus; the post still counts
-                if bio:
-                    post = msgspec.structs.replace(post, author_bio=bio)
+                post = await with_bio(post, lambda post=post: self._bio(post))
             enriched.append(post)
         return enriched
-
-    async def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
-        self._bios.clear()  # bios change: look each author up once per run, not forever
-        async for page in crawl(
-            self.feeds(),
-            cursor,
-            source=self.name,
-            fetch=self._page,
-            max_pages=self._settings.max_pages,
-            enrich=self._enrich,
-        ):
-            yield page
 
     async def check_account(self, platform: str, account_id: str) -> bool | None:
         """For the recheck job: True when Bilibili says the user is gone (code -404 /

@@ -24,7 +24,6 @@ the source cools down instead of retrying.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -32,9 +31,10 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from collectors.base import CollectorContext, Page
+from collectors.base import CollectorContext
+from collectors.bios import BioFeedCollector, with_bio
 from collectors.http import HttpSourceSettings, RiskControlError, ShapeError, client_from
-from collectors.incremental import Entry, Feed, FeedPage, crawl
+from collectors.incremental import Entry, Feed, FeedPage
 from collectors.parsing import (
     TimeFormatError,
     as_id,
@@ -240,7 +240,7 @@ def check_response(response: httpx.Response) -> None:
 # -- collector ---------------------------------------------------------------------------
 
 
-class WeiboCollector:
+class WeiboCollector(BioFeedCollector):
     def __init__(self, settings: WeiboSourceSettings, context: CollectorContext) -> None:
         self.name = settings.name
         self._settings = settings
@@ -308,26 +308,10 @@ class WeiboCollector:
             if self._settings.long_text and post.post_id in self._partial:
                 post = await self._long_text(post)
             if post.author_bio is None and post.author_id in watched:
-                try:
-                    bio = await self._bio(post.author_id)
-                except ShapeError:
-                    bio = None  # a bio is a bonus; the post still counts
-                if bio:
-                    post = msgspec.structs.replace(post, author_bio=bio)
+                uid = post.author_id
+                post = await with_bio(post, lambda uid=uid: self._bio(uid))
             enriched.append(post)
         return enriched
-
-    async def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
-        self._bios.clear()  # bios change: look each author up once per run, not forever
-        async for page in crawl(
-            self.feeds(),
-            cursor,
-            source=self.name,
-            fetch=self._page,
-            max_pages=self._settings.max_pages,
-            enrich=self._enrich,
-        ):
-            yield page
 
     async def check_account(self, platform: str, account_id: str) -> bool | None:
         """For the recheck job: True when Weibo says the account is gone (profile answers
