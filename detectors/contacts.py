@@ -174,6 +174,43 @@ class ContactExtractor:
             in_bio=True,
         )
 
+    def has_contact(self, folded: str) -> bool:
+        """``bool(extract(text, folded)[0])`` for a post (not a bio), without building
+        anything: the batch path asks this of every post whose only signal is an ASCII
+        or digit run, and most have no contact. Mirrors ``extract`` kind by kind: the
+        first valid match of any kind would be kept there (nothing is taken yet)."""
+        if self._has_glyph is not None and self._has_glyph.search(folded):
+            folded = folded.translate(self._glyphs)  # type: ignore[arg-type]
+        for m in self._wechat.finditer(folded):
+            key = _ID_SEPARATORS.sub("", m.group(1))
+            short = len(key) < _MIN_PLAIN_ID and not any(ch.isdigit() for ch in key)
+            if not short and not _glued(folded, m.start()):
+                return True
+        for m in self._qq.finditer(folded):
+            digits = _only_digits(m.group(1).translate(self._fold_digits))
+            if not _glued(folded, m.start()) and _QQ.fullmatch(digits):
+                return True
+        for m in self._phone.finditer(folded):
+            digits = _only_digits(m.group().translate(self._fold_digits))
+            if _MOBILE.fullmatch(digits) and self._phone_starts_here(folded, m.start()):
+                return True
+        if (
+            self._underscore_id is not None
+            and "_" in folded
+            and self._underscore_id.search(folded) is not None
+        ):
+            return True
+        if "." in folded or "/" in folded:
+            for m in self._link.finditer(folded):
+                start, end = m.start(), m.end()
+                if start > 0 and folded[start - 1] in _HOST_CHARS:
+                    continue
+                while end > start and folded[end - 1] in _LINK_TRAILING:
+                    end -= 1
+                if not self._is_official(folded[start:end]):
+                    return True
+        return False
+
     def extract(
         self, original: str, folded: str, bio: bool = False
     ) -> tuple[list[Contact], list[OfficialHit]]:

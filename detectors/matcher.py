@@ -61,7 +61,11 @@ class Matcher:
         self._values = [(key, tuple(entries)) for key, entries in by_key.items() if key]
         # per key, what ``find`` needs without recomputing it per match: whether each edge
         # is ASCII (then it must not sit inside a longer ASCII word) and its entries
-        self._edges = [(k[0] in ASCII_ALNUM, k[-1] in ASCII_ALNUM, e) for k, e in self._values]
+        # and whether one is a look-alike (only then must ``_drop_nested`` look for them)
+        self._edges = [
+            (k[0] in ASCII_ALNUM, k[-1] in ASCII_ALNUM, e, any(x.feature == LOOKALIKE for x in e))
+            for k, e in self._values
+        ]
         self._automaton = ahocorasick_rs.AhoCorasick(
             [key for key, _ in self._values], implementation=ahocorasick_rs.Implementation.DFA
         )
@@ -72,7 +76,13 @@ class Matcher:
             for key, entries in self._values
             if any(e.weight > 0 or e.feature == SCHEME_FEATURE for e in entries)
         ]
-        screen += normalizer.alias_keys()
+        # an ASCII-edged selling key inside a longer ASCII word ("dd" in "dddd") is no hit
+        # for ``find`` either, so it need not make a post busy; an alias key always does
+        # (rewriting may create a hit). Edges per key, as in ``_edges``.
+        self._screen_edges = [(k[0] in ASCII_ALNUM, k[-1] in ASCII_ALNUM) for k in screen]
+        aliases = normalizer.alias_keys()
+        screen += aliases
+        self._screen_edges += [(False, False)] * len(aliases)
         self._screen = (
             ahocorasick_rs.AhoCorasick(screen, implementation=ahocorasick_rs.Implementation.DFA)
             if screen
@@ -83,11 +93,23 @@ class Matcher:
 
     def screen(self, text: str) -> list[int]:
         """Start index of keys in ``text`` that may sell something, or of aliases (one
-        pass screening a joined batch: non-overlapping, so at least one per post that
-        holds any, and no filtering, no objects)."""
+        pass screening a joined batch). Overlapping, so that dropping a selling key that
+        sits inside a longer ASCII word (as ``find`` does) never hides another key; the
+        batch separator is no ASCII letter, so post edges behave as text edges."""
         if self._screen is None:
             return []
-        return [start for _, start, _ in self._screen.find_matches_as_indexes(text)]
+        edges = self._screen_edges
+        size = len(text)
+        alnum = ASCII_ALNUM
+        out = []
+        for index, start, end in self._screen.find_matches_as_indexes(text, overlapping=True):
+            ascii_start, ascii_end = edges[index]
+            if ascii_start and start > 0 and text[start - 1] in alnum:
+                continue
+            if ascii_end and end < size and text[end] in alnum:
+                continue
+            out.append(start)
+        return out
 
     @staticmethod
     def selling(hits: list[Hit]) -> bool:
@@ -98,38 +120,50 @@ class Matcher:
         """All hits, minus those nested inside a longer hit of the same feature and
         category ("退保" inside "全额退保" says nothing new)."""
         hits: list[Hit] = []
+        append = hits.append
         edges = self._edges
         size = len(norm)
         new = tuple.__new__
+        alnum = ASCII_ALNUM
+        looks = False
         for index, start, end in self._automaton.find_matches_as_indexes(norm, overlapping=True):
-            ascii_start, ascii_end, entries = edges[index]
-            if ascii_start and start > 0 and norm[start - 1] in ASCII_ALNUM:
+            ascii_start, ascii_end, entries, look = edges[index]
+            if ascii_start and start > 0 and norm[start - 1] in alnum:
                 continue
-            if ascii_end and end < size and norm[end] in ASCII_ALNUM:
+            if ascii_end and end < size and norm[end] in alnum:
                 continue
+            looks = looks or look
             for entry in entries:
-                hits.append(new(Hit, (start, end, entry)))
+                append(new(Hit, (start, end, entry)))
         if len(hits) < 2:
-            return [h for h in hits if h.entry.feature != LOOKALIKE]
-        return _drop_nested(hits)
+            return [h for h in hits if h.entry.feature != LOOKALIKE] if looks else hits
+        return _drop_nested(hits, looks)
 
 
-def _drop_nested(hits: list[Hit]) -> list[Hit]:
-    looks = [(h.start, h.end) for h in hits if h.entry.feature == LOOKALIKE]
+def _order(hit: Hit) -> tuple[int, int]:
+    return hit[0], -hit[1]
+
+
+def _drop_nested(hits: list[Hit], looks: bool = True) -> list[Hit]:
     if looks:
+        spans = [(h.start, h.end) for h in hits if h.entry.feature == LOOKALIKE]
         hits = [
             h
             for h in hits
             if h.entry.feature != LOOKALIKE
-            and not (h.entry.weight > 0 and any(a <= h.start and h.end <= b for a, b in looks))
+            and not (h.entry.weight > 0 and any(a <= h.start and h.end <= b for a, b in spans))
         ]
-    hits.sort(key=lambda h: (h.start, -h.end))
+    hits.sort(key=_order)
     kept: list[Hit] = []
+    append = kept.append
     reach: dict[tuple[str, str | None], int] = {}
+    get = reach.get
     for hit in hits:
-        group = (hit.entry.feature, hit.entry.category)
-        if reach.get(group, -1) >= hit.end:
+        end, entry = hit[1], hit[2]
+        group = (entry.feature, entry.category)
+        seen = get(group, -1)
+        if seen >= end:
             continue
-        kept.append(hit)
-        reach[group] = max(reach.get(group, -1), hit.end)
+        append(hit)
+        reach[group] = end  # > seen, or the hit would have been skipped
     return kept

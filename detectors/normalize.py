@@ -29,9 +29,10 @@ Three layers, each cheap (no per-character Python loop on the way to a match):
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import ahocorasick_rs
 import numpy as np
@@ -166,22 +167,18 @@ class BatchStarts:
 
     def __init__(self, positions: np.ndarray, folded: list[str], norms: list[str]) -> None:
         self._positions = positions
-        self._folded_at = _offsets([len(f) for f in folded])
-        self._norm_at = _offsets([len(n) for n in norms])
+        self._folded_at = _offsets(map(len, folded))
+        self._norm_at = _offsets(map(len, norms))
 
     def __getitem__(self, i: int) -> list[int]:
         a, b = self._norm_at[i], self._norm_at[i + 1] - 1
         return (self._positions[a:b] - self._folded_at[i]).tolist()
 
 
-def _offsets(lengths: list[int]) -> list[int]:
+def _offsets(lengths: Iterable[int]) -> list[int]:
     """Where each part starts in the parts joined by a one-character separator (plus
     the end of the join, one past)."""
-    out, pos = [0], 0
-    for n in lengths:
-        pos += n + 1
-        out.append(pos)
-    return out
+    return list(itertools.accumulate(map((1).__add__, lengths), initial=0))
 
 
 class NormText:
@@ -215,6 +212,11 @@ class NormText:
         elif callable(self._starts):  # cut from a batch's map on first use
             self._starts = self._starts()
         return self._starts
+
+    def span_map(self) -> tuple[list[int], list[int] | None]:
+        """``starts`` and the alias ``ends`` (None: each character ends one past its
+        start), for callers mapping many spans of one text (see :meth:`span`)."""
+        return self.starts, self._ends
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``[start, end)`` covering normalised ``[start, end)``."""
@@ -275,13 +277,8 @@ class Normalizer:
         joined = "".join(texts)
         codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
         folded = self._codes[codes].tobytes().decode("utf-32-le", "surrogatepass")
-        out: list[str] = []
-        pos = 0
-        for text in texts:
-            end = pos + len(text)
-            out.append(folded[pos:end])
-            pos = end
-        return out
+        ends = list(itertools.accumulate(map(len, texts)))
+        return [folded[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
     def strip_many(self, folded: list[str], sep: str) -> tuple[list[str], BatchStarts]:
         """``strip`` (and each post's ``starts`` map) for folded posts joined by ``sep``
@@ -365,18 +362,21 @@ class Normalizer:
         for a, b, target in hits:
             parts.append(norm[pos:a])
             new_starts.extend(starts[pos:a])
-            ends.extend(s + 1 for s in starts[pos:a])
+            ends.extend(map(_plus_one, starts[pos:a]))
             parts.append(target)
             new_starts.extend([starts[a]] * len(target))
             ends.extend([starts[b - 1] + 1] * len(target))
             pos = b
         parts.append(norm[pos:])
         new_starts.extend(starts[pos:])
-        ends.extend(s + 1 for s in starts[pos:])
+        ends.extend(map(_plus_one, starts[pos:]))
         joined = "".join(parts)
         if " " in joined:  # "zx xf" → "征信 修复": the space no longer separates ASCII words
             joined, new_starts, ends = _drop_loose_spaces(joined, new_starts, ends)
         return NormText(nt.original, nt.folded, joined, new_starts, ends)
+
+
+_plus_one = (1).__add__  # a C-level "s + 1" for map(): no Python frame per character
 
 
 def strip(folded: str) -> str:
@@ -431,4 +431,4 @@ def _drop_loose_spaces(
         if ch != " "
         or (0 < i < len(norm) - 1 and norm[i - 1] in ASCII_ALNUM and norm[i + 1] in ASCII_ALNUM)
     ]
-    return "".join(norm[i] for i in keep), [starts[i] for i in keep], [ends[i] for i in keep]
+    return "".join([norm[i] for i in keep]), [starts[i] for i in keep], [ends[i] for i in keep]

@@ -69,6 +69,21 @@ class Scorer:
         self._strong_min = int(cfg["strong"]["min_families"])
         self._positive = [f for f in self._families.values() if f.polarity == "positive"]
         self._negative = [f for f in self._families.values() if f.polarity == "negative"]
+        # what ``score`` asks per post, precomputed once: names in lexicon order, caps,
+        # and the gate's family lists as sets (set operations instead of generator loops)
+        self._positive_names = tuple(f.name for f in self._positive)
+        self._negative_names = tuple(f.name for f in self._negative)
+        self._caps = {name: f.cap for name, f in self._families.items()}
+        self._family_labels = {name: f.label_zh for name, f in self._families.items()}
+        self._category_labels = [
+            (c, self._categories[c].label_zh) for c in CATEGORIES if c in self._categories
+        ]
+        self._shield_set = frozenset(self._shield_families)
+        self._channel_set = frozenset(self._channel_families)
+        self._scheme_set = frozenset(self._scheme_families)
+        self._scheme_undomained = self._scheme_set - self._domain_families
+        self._strong_all_set = frozenset(self._strong_all)
+        self._strong_any_set = frozenset(self._strong_any)
         self._nothing = Scored(score=_sigmoid(self.bias), flagged=False, categories=[])
 
     def nothing(self) -> Scored:
@@ -82,22 +97,32 @@ class Scorer:
         by_category: dict[str, dict[str, Evidence]] = {}
         named: set[str] = set()  # categories named by a scheme term or a scheme family
         domains: set[str] = set()  # categories the post is merely about ("保单", "网贷")
+        families = self._families
         for ev in s.terms:
-            if ev.feature == SCHEME_FEATURE and ev.category:
-                by_category.setdefault(ev.category, {}).setdefault(ev.text, ev)
-                named.add(ev.category)
-            elif ev.feature == CONTEXT_FEATURE and ev.category:
-                domains.add(ev.category)
-            elif ev.feature in self._families:
-                by_family.setdefault(ev.feature, {}).setdefault(ev.text, ev)
-                if ev.category:
-                    named.add(ev.category)
+            feature, category = ev.feature, ev.category
+            if feature == SCHEME_FEATURE and category:
+                group = by_category.get(category)
+                if group is None:
+                    by_category[category] = {ev.text: ev}
+                elif ev.text not in group:
+                    group[ev.text] = ev
+                named.add(category)
+            elif feature == CONTEXT_FEATURE and category:
+                domains.add(category)
+            elif feature in families:
+                group = by_family.get(feature)
+                if group is None:
+                    by_family[feature] = {ev.text: ev}
+                elif ev.text not in group:
+                    group[ev.text] = ev
+                if category:
+                    named.add(category)
 
         bio_sells = False
         for ev in s.bio_terms:
             if ev.feature == CONTEXT_FEATURE and ev.category:
                 domains.add(ev.category)
-            elif ev.feature == SCHEME_FEATURE or ev.feature in self._scheme_families:
+            elif ev.feature == SCHEME_FEATURE or ev.feature in self._scheme_set:
                 bio_sells = True
 
         logit = self.bias
@@ -105,12 +130,14 @@ class Scorer:
             logit += self._bio_scheme
         if by_category:
             logit += max(ev.weight for evs in by_category.values() for ev in evs.values())
-        present = [f.name for f in self._positive if f.name in by_family]
+        caps = self._caps
+        present = [name for name in self._positive_names if name in by_family]
         for name in present:
-            logit += min(self._families[name].cap, sum(e.weight for e in by_family[name].values()))
+            logit += min(caps[name], sum(e.weight for e in by_family[name].values()))
 
-        shield = {c.canonical for c in s.contacts if c.kind in SHIELD_KINDS}
-        links = {c.canonical for c in s.contacts if c.kind not in SHIELD_KINDS}
+        contacts = s.contacts
+        shield = {c.canonical for c in contacts if c.kind in SHIELD_KINDS}
+        links = {c.canonical for c in contacts if c.kind not in SHIELD_KINDS}
         if shield:
             logit += min(self._c_cap, self._c_first + self._c_extra * (len(shield) - 1))
         if links:
@@ -120,30 +147,28 @@ class Scorer:
 
         # a private way in written in the post itself (a contact, a funnel to the profile,
         # a self-endorsement) shields it from "warning" discounts
-        text_channel = bool(shield) or any(f in by_family for f in self._shield_families)
+        found = by_family.keys()
+        text_channel = bool(shield) or not found.isdisjoint(self._shield_set)
         channel = (
             text_channel
             or bool(links)
             or bool(s.bio_contacts)
-            or any(f in by_family for f in self._channel_families)
+            or not found.isdisjoint(self._channel_set)
         )
-        negatives = [f.name for f in self._negative if f.name in by_family]
+        negatives = [name for name in self._negative_names if name in by_family]
         for name in negatives:
             if not text_channel or name in self._unshielded:
                 total = sum(abs(e.weight) for e in by_family[name].values())
-                logit -= min(self._families[name].cap, total)
+                logit -= min(caps[name], total)
 
         sells = (
             bool(by_category)
             or bio_sells
-            or any(
-                f in by_family and (bool(domains) or f not in self._domain_families)
-                for f in self._scheme_families
-            )
+            or not found.isdisjoint(self._scheme_set if domains else self._scheme_undomained)
         )
         strong = (
-            all(f in by_family for f in self._strong_all)
-            and any(f in by_family for f in self._strong_any)
+            self._strong_all_set <= found
+            and not found.isdisjoint(self._strong_any_set)
             and len(present) >= self._strong_min
             and not negatives
         )
@@ -157,8 +182,9 @@ class Scorer:
         categories = [c for c in CATEGORIES if c in shown]
 
         reasons: list[str] = []
-        labels = [self._categories[c].label_zh for c in CATEGORIES if c in by_category]
-        labels += [self._families[f].label_zh for f in present]
+        family_labels = self._family_labels
+        labels = [label for c, label in self._category_labels if c in by_category]
+        labels += [family_labels[f] for f in present]
         examples = _examples(by_category, by_family, present)
         if shield or links:
             labels.append(CONTACT_LABEL_ZH)
@@ -186,12 +212,19 @@ def _examples(
     by_family: dict[str, dict[str, Evidence]],
     present: list[str],
 ) -> list[str]:
+    """The first four texts, skipping any contained in one already shown (``text in s``
+    also covers equality). Appends only, so it may stop at four."""
     seen: list[str] = []
     for group in [*by_category.values(), *(by_family[f] for f in present)]:
         for text in group:
-            if text not in seen and not any(text in s for s in seen):
+            for shown in seen:
+                if text in shown:
+                    break
+            else:
                 seen.append(text)
-    return seen[:4]
+                if len(seen) == 4:
+                    return seen
+    return seen
 
 
 def _distinct(contacts: list[Contact]) -> list[Contact]:
