@@ -263,6 +263,7 @@ class Classifier:
         self.family_names = list(family_names)
         self._w = np.asarray(ngram_weights, dtype=np.float32)
         self._v = np.asarray(family_weights, dtype=np.float32)
+        self._v64 = self._v.astype(np.float64)
         self._bias = float(bias)
         self._a, self._b = float(platt[0]), float(platt[1])
 
@@ -278,7 +279,11 @@ class Classifier:
         dots = np.bincount(rows, counts * self._w[cols], minlength=n)
         text = dots / np.where(norms > 0, norms, 1.0)
         f = family_matrix(analyses, self.gate, self.family_names)
-        return text + f @ self._v + self._bias
+        # A per-row float64 sum, not ``f @ v``: BLAS picks kernels by batch shape, which
+        # made a post's score depend (at 1e-7) on the batch it arrived in, and the two
+        # runners batch differently. Each row's sum here depends on that row alone.
+        family = (np.asarray(f, dtype=np.float64) * self._v64).sum(axis=1)
+        return text + family + self._bias
 
     def probabilities(self, analyses: Sequence[Analysis]) -> np.ndarray:
         z = self._a * self.decision(analyses) + self._b
