@@ -35,6 +35,8 @@ bench: install
 	$(BIN)/python bench/fts.py --posts 100000
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/collect.py
+	$(BIN)/python bench/detect.py
+	$(BIN)/python bench/stream.py
 
 # Rebuild the corpus split, then train the classifier (detectors/model/classifier-v1.*).
 train: install

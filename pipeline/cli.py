@@ -122,11 +122,25 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _setup_logging(settings.log_level)
+    if not args.once:  # the scale-out collector process: schedule, publish to Kafka
+        from pipeline.worker import run_publisher
+
+        return asyncio.run(run_publisher(settings, args.name))
     from pipeline.sources_cli import run_collect
+
+    if args.name is None:
+        raise ConfigError("collect --once: name the source to run")
+    return asyncio.run(run_collect(settings, args.name, force=args.force))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from pipeline.worker import run_worker
 
     settings = _settings(args)
     _setup_logging(settings.log_level)
-    return asyncio.run(run_collect(settings, args.name, force=args.force))
+    return run_worker(settings)
 
 
 def cmd_recheck(args: argparse.Namespace) -> int:
@@ -208,14 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
     sources.set_defaults(func=cmd_sources)
 
     collect = sub.add_parser(
-        "collect", parents=[common], help="run one source now and print what it got"
+        "collect",
+        parents=[common],
+        help="--once: run one source now and print what it got; "
+        "without: run the sources on schedule, publishing to Kafka",
     )
-    collect.add_argument("name", help="the source's name in radar.toml")
-    collect.add_argument(
-        "--once", action="store_true", help="run once and exit (the only mode; for clarity)"
-    )
+    collect.add_argument("name", nargs="?", help="the source's name in radar.toml")
+    collect.add_argument("--once", action="store_true", help="run the source once and exit")
     collect.add_argument("--force", action="store_true", help="run even while cooling down")
     collect.set_defaults(func=cmd_collect)
+
+    worker = sub.add_parser(
+        "worker", parents=[common], help="scale-out: a faust worker (detect, accounts, store)"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     recheck = sub.add_parser(
         "recheck", parents=[common], help="ask platforms whether reported accounts are gone"

@@ -24,6 +24,8 @@ import msgspec
 
 from collectors.registry import known_source_kinds, source_settings_union
 from collectors.scheduler import trigger_for
+from pipeline.kafka_settings import KafkaSettings
+from pipeline.store.es_settings import ElasticsearchSettings
 
 ENV_PREFIX = "RADAR_"
 CONFIG_ENV = "RADAR_CONFIG"
@@ -39,18 +41,21 @@ class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class StoreSettings(_Section):
-    kind: Literal["sqlite"] = "sqlite"
+    kind: Literal["sqlite", "elasticsearch"] = "sqlite"
     # Relative to data_dir unless absolute.
     sqlite_path: str = "radar.sqlite3"
+    elasticsearch: ElasticsearchSettings = msgspec.field(default_factory=ElasticsearchSettings)
 
 
 class StreamSettings(_Section):
-    kind: Literal["inprocess"] = "inprocess"
+    # "kafka": `radar collect` publishes, `radar worker` processes (the scale-out mode).
+    kind: Literal["inprocess", "kafka"] = "inprocess"
     # Bounded queues give back-pressure: a fast source waits instead of filling memory.
     queue_size: int = 2_000
     batch_size: int = 500
     flush_interval_seconds: float = 0.5
     max_text_chars: int = 20_000
+    kafka: KafkaSettings = msgspec.field(default_factory=KafkaSettings)
 
 
 class DashboardSettings(_Section):

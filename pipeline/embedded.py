@@ -24,7 +24,7 @@ from dashboards.app import create_app
 from detectors import Detector
 from pipeline.config import Settings
 from pipeline.runner import Runner
-from pipeline.store.sqlite import SqliteStore
+from pipeline.store.factory import open_store
 
 log = logging.getLogger("radar")
 PROGRESS_SECONDS = 10.0
@@ -48,10 +48,6 @@ def configured_sources(settings: Settings) -> list:
             )
         )
     return sources
-
-
-def open_store(settings: Settings) -> SqliteStore:
-    return SqliteStore(settings.sqlite_file)
 
 
 def load_detector(settings: Settings) -> Detector:

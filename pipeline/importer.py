@@ -15,8 +15,9 @@ from pathlib import Path
 
 from collectors.files import FilesSourceSettings
 from pipeline.config import ConfigError, Settings
-from pipeline.embedded import load_detector, open_store
+from pipeline.embedded import load_detector
 from pipeline.runner import Runner
+from pipeline.store.factory import open_store
 
 log = logging.getLogger("radar.import")
 

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dashboards.params import ParamError, parse_search_params
 from dashboards.serialize import encode, search_json
 from pipeline.config import ConfigError, Settings
-from pipeline.embedded import open_store
 from pipeline.models import CATEGORY_LABELS_ZH, REVIEW_LABELS_ZH, SearchHit
+from pipeline.store.factory import open_store, store_missing
 
 _MARK_ON = "\x1b[1;31m"
 _QUERY_ON = "\x1b[1;7m"
@@ -57,8 +57,8 @@ async def run_search(settings: Settings, params: Mapping[str, str], *, as_json: 
         query = parse_search_params(params)
     except ParamError as exc:
         raise ConfigError(f"--{exc.param.replace('_', '-')}: {exc.message}") from None
-    if not settings.sqlite_file.exists():
-        raise ConfigError(f"{settings.sqlite_file}: no store yet (start with `radar run`)")
+    if missing := store_missing(settings):
+        raise ConfigError(missing)
     store = open_store(settings)
     await store.open()
     try:

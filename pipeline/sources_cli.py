@@ -15,9 +15,10 @@ from typing import TextIO
 
 from collectors.health import SourceHealth
 from pipeline.config import ConfigError, Settings
-from pipeline.embedded import configured_sources, load_detector, open_store
+from pipeline.embedded import configured_sources, load_detector
 from pipeline.models import CATEGORY_LABELS_ZH, ScoredPost, SourceState
 from pipeline.runner import Runner
+from pipeline.store.factory import open_store, store_missing
 from pipeline.store.health_log import SqliteHealthLog
 
 _TEXT_CHARS = 60
@@ -41,8 +42,8 @@ def _health_line(health: SourceHealth, settings: Settings, now: datetime) -> str
 
 async def run_sources(settings: Settings, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    if not settings.sqlite_file.exists():
-        raise ConfigError(f"{settings.sqlite_file}: no store yet (start with `radar run`)")
+    if missing := store_missing(settings):
+        raise ConfigError(missing)
     store = open_store(settings)
     await store.open()
     try:
@@ -137,8 +138,8 @@ async def run_collect(
 async def run_recheck(settings: Settings, out: TextIO | None = None) -> int:
     """Run the ``recheck`` job once now (the monitor also runs it every few hours)."""
     out = out or sys.stdout
-    if not settings.sqlite_file.exists():
-        raise ConfigError(f"{settings.sqlite_file}: no store yet (start with `radar run`)")
+    if missing := store_missing(settings):
+        raise ConfigError(missing)
     store = open_store(settings)
     await store.open()
     runner = Runner(settings, store, load_detector(settings), configured_sources(settings))

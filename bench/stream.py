@@ -1,0 +1,237 @@
+"""Scale-out throughput: produce → ``radar worker`` × W → indexed, against raw aiokafka.
+
+For each worker count (default 1 and 2) a fresh tansu broker and a fresh osmem server
+are started on loopback, the workers are started and given time to join, then N posts
+(generated from the bundled sample feed, as the integration test does) are published the
+way ``radar collect`` publishes them. The clock runs from the first send to the moment
+the index holds all N posts; every second the consumer group's lag (end offsets minus
+committed offsets of ``radar.posts.raw``) and the indexed count are sampled.
+
+Baseline in the same run, on its own broker: the same N messages (same bytes, same keys)
+produced with aiokafka (acks=all) and consumed back with ``getmany``.
+
+    python bench/stream.py [--posts 20000] [--workers 1 2] [--stores elasticsearch sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
+
+from scaleout_support import Tansu, Worker, generate_posts, start_osmem, write_config  # noqa: E402
+
+from detectors import Detector  # noqa: E402
+from pipeline.faust_app import post_key_of  # noqa: E402
+from pipeline.kafka_settings import POSTS_TOPIC  # noqa: E402
+from pipeline.publisher import publish_posts  # noqa: E402
+from pipeline.stages import fold_accounts, score_posts  # noqa: E402
+from pipeline.store.base import Store  # noqa: E402
+from pipeline.store.elasticsearch import ElasticsearchStore  # noqa: E402
+from pipeline.store.es_settings import ElasticsearchSettings  # noqa: E402
+from pipeline.store.sqlite import SqliteStore  # noqa: E402
+
+PARTITIONS = 4
+GROUP = "radar"
+
+
+async def _create_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    finally:
+        await admin.close()
+
+
+async def baseline(posts: list, workdir: Path) -> tuple[float, float]:
+    """Raw aiokafka: (produce msg/s, consume msg/s) for the same messages."""
+    tansu = Tansu.start(workdir / "tansu-baseline.log")
+    encoder = msgspec.json.Encoder()
+    messages = [(post_key_of(p).encode(), encoder.encode(p)) for p in posts]
+    try:
+        await _create_topic(tansu.bootstrap, "bench.raw")
+        producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        started = time.perf_counter()
+        futures = [await producer.send("bench.raw", value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
+        produce = len(messages) / (time.perf_counter() - started)
+        await producer.stop()
+        consumer = AIOKafkaConsumer(
+            "bench.raw",
+            bootstrap_servers=tansu.bootstrap,
+            group_id="bench",
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        started = time.perf_counter()
+        seen = 0
+        while seen < len(messages):
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            seen += sum(len(records) for records in batches.values())
+        consume = len(messages) / (time.perf_counter() - started)
+        await consumer.stop()
+    finally:
+        tansu.stop()
+    return produce, consume
+
+
+async def stages_alone(posts: list) -> tuple[float, float]:
+    """What one worker's batch costs without Kafka: (detect + fold posts/s in process,
+    ``ElasticsearchStore.write_batch`` posts/s on a fresh osmem)."""
+    detector = Detector()
+    batches = [posts[i : i + 500] for i in range(0, len(posts), 500)]
+    started = time.perf_counter()
+    scored = []
+    for batch in batches:
+        scored.append(score_posts(detector, batch))
+        fold_accounts(scored[-1], {})
+    detect = len(posts) / (time.perf_counter() - started)
+    osmem = start_osmem()
+    store = ElasticsearchStore(
+        ElasticsearchSettings(hosts=[osmem.url], compat="opensearch", request_timeout=30.0)
+    )
+    try:
+        await store.open()
+        started = time.perf_counter()
+        for batch in scored:
+            await store.write_batch(batch, list(fold_accounts(batch, {}).values()))
+        write = len(posts) / (time.perf_counter() - started)
+    finally:
+        await store.close()
+        osmem.close()
+    return detect, write
+
+
+async def _lag(consumer: AIOKafkaConsumer) -> int | None:
+    """End offsets minus the group's committed offsets, over all partitions."""
+    tps = [TopicPartition(POSTS_TOPIC, p) for p in range(PARTITIONS)]
+    try:
+        ends = await consumer.end_offsets(tps)
+        committed = [await consumer.committed(tp) for tp in tps]
+    except Exception:
+        return None
+    # tansu reports end offsets a little behind (see deploy/README.md), hence max(0, …)
+    return sum(max(0, ends[tp] - (done or 0)) for tp, done in zip(tps, committed, strict=True))
+
+
+async def _wait_ready(workers: list[Worker], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all("Worker ready" in w.log() for w in workers):
+            await asyncio.sleep(3.0)  # let the last rebalance settle
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError("workers did not start")
+
+
+async def pipeline(
+    posts: list, n_workers: int, workdir: Path, store_kind: str = "elasticsearch"
+) -> tuple[float, list[tuple]]:
+    """End-to-end posts/s with ``n_workers`` workers, and (t, indexed, lag) samples.
+
+    ``store_kind = "sqlite"`` swaps osmem for the workers' shared SQLite file: the same
+    pipeline with a faster store, to show what the worker itself costs."""
+    run = workdir / f"workers-{n_workers}-{store_kind}"
+    run.mkdir()
+    tansu = Tansu.start(run / "tansu.log")
+    osmem = start_osmem()
+    # As deployed: verdicts published, normal producer batches (no worker is killed here,
+    # so tansu's short end offsets cannot cut a table recovery).
+    config = write_config(
+        run / "radar.toml",
+        tansu.bootstrap,
+        osmem.url,
+        partitions=PARTITIONS,
+        publish_verdicts=True,
+        producer_max_batch_bytes=16384,
+    )
+    store: Store
+    if store_kind == "sqlite":
+        shared = run / "data" / "radar.sqlite3"  # absolute: each worker has its data_dir
+        text = config.read_text("utf-8").replace(
+            'kind = "elasticsearch"', f'kind = "sqlite"\nsqlite_path = "{shared}"'
+        )
+        config.write_text(text, encoding="utf-8")
+        store = SqliteStore(shared)
+    else:
+        store = ElasticsearchStore(
+            ElasticsearchSettings(hosts=[osmem.url], compat="opensearch", request_timeout=30.0)
+        )
+    workers = [Worker(config, run / f"worker-{i}.log") for i in range(n_workers)]
+    # Reads the group's committed offsets (never joins it: it subscribes to nothing).
+    offsets = AIOKafkaConsumer(bootstrap_servers=tansu.bootstrap, group_id=GROUP)
+    samples: list[tuple] = []
+    try:
+        await _create_topic(tansu.bootstrap, POSTS_TOPIC)
+        for worker in workers:
+            worker.start()
+        await _wait_ready(workers)
+        (run / "data").mkdir(exist_ok=True)
+        await store.open()
+        await offsets.start()
+        producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        started = time.perf_counter()
+        await publish_posts(producer, posts)
+        await producer.stop()
+        produced_in = time.perf_counter() - started
+        indexed = 0
+        while indexed < len(posts):
+            await asyncio.sleep(1.0)
+            indexed = await store.count_posts()
+            lag = await _lag(offsets)
+            samples.append((round(time.perf_counter() - started, 1), indexed, lag))
+            if time.perf_counter() - started > 900:
+                raise TimeoutError(f"only {indexed} indexed after 15 minutes")
+        elapsed = time.perf_counter() - started
+        print(f"  produced in {produced_in:.1f}s; all indexed after {elapsed:.1f}s")
+    finally:
+        for worker in workers:
+            worker.stop()
+        await offsets.stop()
+        await store.close()
+        osmem.close()
+        tansu.stop()
+    return len(posts) / elapsed, samples
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--stores", nargs="+", default=["elasticsearch", "sqlite"], help="store per run"
+    )
+    args = parser.parse_args()
+    posts = generate_posts(args.posts, max(args.posts // 10, 1))
+    with tempfile.TemporaryDirectory(prefix="radar-bench-stream-") as tmp:
+        workdir = Path(tmp)
+        produce, consume = await baseline(posts, workdir)
+        print(f"baseline aiokafka: produce {produce:,.0f} msg/s, consume {consume:,.0f} msg/s")
+        detect, write = await stages_alone(posts)
+        print(f"stages alone: detect+fold {detect:,.0f} posts/s, ES write_batch {write:,.0f}/s")
+        runs = [(kind, n) for kind in args.stores for n in args.workers]
+        for kind, n in runs:
+            print(f"pipeline → {kind}, {n} worker(s), {args.posts:,} posts:")
+            rate, samples = await pipeline(posts, n, workdir, kind)
+            print(f"  end to end {rate:,.0f} posts/s ({rate / n:,.0f} per worker)")
+            print("  t(s)  indexed  lag")
+            step = max(len(samples) // 12, 1)
+            for t, indexed, lag in samples[::step] + samples[-1:]:
+                print(f"  {t:5.1f}  {indexed:7d}  {lag if lag is not None else '?'}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,262 @@
+"""The scale-out runner: one faust app, its topics, the account table and one agent.
+
+The agent calls the same stage functions as the in-process runner
+(:func:`pipeline.stages.score_posts` on a batch, then :func:`pipeline.stages.fold_accounts`,
+which is :func:`detectors.accounts.fold_post` per post), so both modes give the same
+verdicts and the same account risks by construction.
+
+Delivery (DESIGN.md "Identity and delivery"): a batch's offsets may be committed only
+after its posts and accounts are durable in the store. ``stream.take_events`` acks a batch
+when the agent asks for the next one *and* when the agent stops, so each message of a
+batch carries one extra reference (``Message.incref``) that is released only after the
+store write, the table update and the producer flush succeeded; until then no ack can be
+final, whatever stops the agent (a rebalance, a SIGTERM, a crash). A failing store write is
+retried with backoff, forever: the partition pauses (faust stops fetching once its buffer
+is full), and resumes where it stopped when the store is back.
+
+Partitions are isolated (one actor per partition): a batch then holds one partition's
+posts, which is what the table needs, since faust files a table write under the partition
+of the event being processed.
+
+Records: the messages are the schema's own msgspec Structs (``Post``, ``ScoredPost``,
+``AccountRisk``) carried as JSON by :class:`StructCodec`; the schema stays in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+import msgspec
+from faust.serializers.codecs import Codec
+
+from detectors import Detector
+from pipeline.config import Settings
+from pipeline.kafka_settings import (
+    ACCOUNTS_TOPIC,
+    ALERTS_TOPIC,
+    POSTS_TOPIC,
+    VERDICTS_TOPIC,
+    KafkaSettings,
+)
+from pipeline.models import AccountRisk, Post, ScoredPost
+from pipeline.stages import fold_accounts, score_posts
+from pipeline.store.base import Store
+from pipeline.store.factory import open_store
+
+log = logging.getLogger("radar.worker")
+
+__all__ = ["BatchProcessor", "RadarApp", "StructCodec", "build_app", "open_store", "post_key_of"]
+
+
+class StructCodec(Codec):
+    """JSON for one msgspec Struct type: typed decode (validated), ~1 µs encode."""
+
+    def __init__(self, struct_type: type[msgspec.Struct], **kwargs: Any) -> None:
+        super().__init__(struct_type=struct_type, **kwargs)
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder(struct_type)
+
+    def _dumps(self, s: Any) -> bytes:
+        return self._encoder.encode(s)
+
+    def _loads(self, s: bytes) -> Any:
+        return self._decoder.decode(s)
+
+
+def post_key_of(post: Post) -> str:
+    """The Kafka key of a post: its account key, so an account's posts share a partition
+    and stay in order (a post without author falls back to its own key)."""
+    return post.account_key or post.key
+
+
+@dataclass
+class Counters:
+    batches: int = 0
+    posts: int = 0
+    flagged: int = 0
+    store_errors: int = 0
+    alerts: int = 0
+
+
+@dataclass
+class BatchProcessor:
+    """One batch: score, fold accounts, write the store (retrying), update the table,
+    publish verdicts and alerts. No faust in here: the table is any mutable mapping and
+    ``publish`` any callable, so the logic is testable without a broker."""
+
+    detector: Detector
+    store: Store
+    table: MutableMapping[str, AccountRisk]
+    publish: Callable[[str, str, msgspec.Struct], None]  # (topic, key, value)
+    kafka: KafkaSettings
+    counters: Counters = field(default_factory=Counters)
+    _opened: bool = False
+
+    async def process(self, posts: Sequence[Post]) -> None:
+        scored = score_posts(self.detector, posts)
+        keys = {p.account_key for p in posts if p.account_key is not None}
+        states = {key: risk for key in keys if (risk := self.table.get(key)) is not None}
+        accounts = fold_accounts(scored, states)
+        await self._write(scored, list(accounts.values()))
+        for key, risk in accounts.items():
+            self.table[key] = risk
+            before = states.get(key)
+            if risk.flagged and not (before is not None and before.flagged):
+                self.counters.alerts += 1
+                self.publish(ALERTS_TOPIC, key, risk)
+        if self.kafka.publish_verdicts:
+            for item in scored:
+                self.publish(VERDICTS_TOPIC, post_key_of(item.post), item)
+        self.counters.batches += 1
+        self.counters.posts += len(scored)
+        self.counters.flagged += sum(item.verdict.flagged for item in scored)
+
+    async def _write(self, scored: list[ScoredPost], accounts: list[AccountRisk]) -> None:
+        """Retry until the store has the batch: never give up, never ack before."""
+        delay = self.kafka.retry_initial_seconds
+        failures = 0
+        while True:
+            try:
+                if not self._opened:
+                    await self.store.open()
+                    self._opened = True
+                await self.store.write_batch(scored, accounts)
+                if failures:
+                    log.info("store write succeeded again after %d failure(s)", failures)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is down or refusing: wait, retry
+                failures += 1
+                self.counters.store_errors += 1
+                log.warning("store write failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.kafka.retry_max_seconds)
+
+    async def close(self) -> None:
+        if self._opened:
+            await self.store.close()
+            self._opened = False
+
+
+@dataclass
+class RadarApp:
+    app: faust.App
+    posts: Any  # faust TopicT
+    accounts: Any  # faust Table
+    processor: BatchProcessor
+
+
+def _broker_credentials(kafka: KafkaSettings) -> Any:
+    if kafka.sasl is not None:
+        username, password = kafka.sasl.credentials()
+        return faust.SASLCredentials(
+            username=username,
+            password=password,
+            mechanism=kafka.sasl.mechanism,
+            ssl_context=kafka.tls.context() if kafka.tls else None,
+        )
+    if kafka.tls is not None:
+        return faust.SSLCredentials(kafka.tls.context())
+    return None
+
+
+def _faust_app(settings: Settings) -> faust.App:
+    kafka = settings.stream.kafka
+    state_dir = Path(kafka.state_dir).expanduser()
+    if not state_dir.is_absolute():
+        state_dir = settings.data_path / state_dir
+    return faust.App(
+        kafka.group_id,
+        broker=[f"kafka://{b}" for b in kafka.broker_list],
+        broker_credentials=_broker_credentials(kafka),
+        store="rocksdb://" if kafka.table_store == "rocksdb" else "memory://",
+        datadir=str(state_dir),
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication,
+        autodiscover=False,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_session_timeout=kafka.session_timeout_seconds,
+        broker_heartbeat_interval=kafka.heartbeat_interval_seconds,
+        broker_rebalance_timeout=kafka.session_timeout_seconds,
+        broker_commit_interval=kafka.commit_interval_seconds,
+        stream_wait_empty=False,
+        recovery_consistency_check=kafka.recovery_consistency_check,
+        producer_max_batch_size=kafka.producer_max_batch_bytes,
+    )
+
+
+def build_app(
+    settings: Settings, *, detector: Detector | None = None, store: Store | None = None
+) -> RadarApp:
+    """The worker's faust app. ``radar worker`` runs it; tests and the bench build it too."""
+    kafka = settings.stream.kafka
+    app = _faust_app(settings)
+    topic_options = {"partitions": kafka.partitions, "replicas": kafka.replication}
+    posts = app.topic(
+        POSTS_TOPIC, key_type=str, value_serializer=StructCodec(Post), **topic_options
+    )
+    codecs = {
+        VERDICTS_TOPIC: StructCodec(ScoredPost),
+        ALERTS_TOPIC: StructCodec(AccountRisk),
+    }
+    out = {
+        name: app.topic(name, key_type=str, value_serializer=codec, **topic_options)
+        for name, codec in codecs.items()
+    }
+    account_codec = StructCodec(AccountRisk)
+    accounts = app.Table(
+        "accounts",
+        default=None,
+        key_type=str,
+        partitions=kafka.partitions,
+        changelog_topic=app.topic(
+            ACCOUNTS_TOPIC,
+            key_type=str,
+            value_serializer=account_codec,
+            compacting=True,
+            **topic_options,
+        ),
+    )
+
+    # Table() takes its serializers from model types; ours is a msgspec Struct.
+    accounts.key_serializer, accounts.value_serializer = "raw", account_codec
+
+    def publish(topic: str, key: str, value: msgspec.Struct) -> None:
+        out[topic].send_soon(key=key, value=value)
+
+    processor = BatchProcessor(
+        detector=detector or Detector(),
+        store=store or open_store(settings),
+        table=accounts,
+        publish=publish,
+        kafka=kafka,
+    )
+
+    @app.agent(posts, name="radar.score", isolated_partitions=True)
+    async def score(stream: Any) -> None:
+        async for events in stream.take_events(kafka.batch_size, kafka.batch_timeout_seconds):
+            for event in events:
+                event.message.incref()  # held until the batch is durable (see module doc)
+            # take_events fills its buffer in another task, so this one has no current
+            # event; the table files writes under the current event's partition, and with
+            # isolated partitions every event of the batch has the same one.
+            stream._set_current_event(events[-1])
+            await processor.process([event.value for event in events])
+            await app.producer.flush()  # table changelog, verdicts, alerts
+            for event in events:
+                event.message.decref()  # take_events' own ack is now the final one
+
+    @app.on_before_shutdown.connect
+    async def _close(*_: Any, **__: Any) -> None:
+        await processor.close()
+
+    return RadarApp(app=app, posts=posts, accounts=accounts, processor=processor)

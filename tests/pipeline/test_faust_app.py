@@ -1,0 +1,162 @@
+"""The worker's batch logic and the Kafka settings, without a broker.
+
+The broker-backed behaviour (partitions, rebalances, SIGKILL, outage) is in
+tests/integration/test_scaleout.py; here the pieces that must hold whatever Kafka does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import pytest
+
+from detectors import Detector
+from pipeline.config import ConfigError, load_settings
+from pipeline.faust_app import BatchProcessor, StructCodec, post_key_of
+from pipeline.kafka_settings import ALERTS_TOPIC, VERDICTS_TOPIC, KafkaSettings
+from pipeline.models import AccountRisk, Post, ScoredPost, SourceState
+from pipeline.stages import fold_accounts, score_posts
+
+SCHEME = "专业代理全额退保，不成功不收费，加vx：tb2025"
+CHATTER = "西安回民街的肉夹馍名不虚传，一口下去全是汁"
+
+
+def _post(i: int, text: str, author: str | None = "a1") -> Post:
+    return Post(platform="weibo", post_id=f"p{i}", text=text, author_id=author)
+
+
+class FlakyStore:
+    """Fails ``failures`` times, then records what it is given."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.opened = 0
+        self.batches: list[tuple[list[ScoredPost], list[AccountRisk]]] = []
+
+    async def open(self) -> None:
+        self.opened += 1
+
+    async def close(self) -> None:
+        pass
+
+    async def write_batch(
+        self,
+        posts: Sequence[ScoredPost],
+        accounts: Sequence[AccountRisk] = (),
+        checkpoints: Sequence[SourceState] = (),
+    ) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("elasticsearch is down")
+        self.batches.append((list(posts), list(accounts)))
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector()
+
+
+def _processor(detector: Detector, store: FlakyStore) -> tuple[BatchProcessor, list, dict]:
+    sent: list[tuple[str, str, msgspec.Struct]] = []
+    table: dict[str, AccountRisk] = {}
+    kafka = KafkaSettings(retry_initial_seconds=0.01, retry_max_seconds=0.02)
+    processor = BatchProcessor(
+        detector=detector,
+        store=store,  # type: ignore[arg-type]
+        table=table,
+        publish=lambda topic, key, value: sent.append((topic, key, value)),
+        kafka=kafka,
+    )
+    return processor, sent, table
+
+
+async def test_a_failing_store_is_retried_and_nothing_is_published_before_it_succeeds(
+    detector: Detector,
+) -> None:
+    store = FlakyStore(failures=3)
+    processor, sent, table = _processor(detector, store)
+    posts = [_post(1, SCHEME), _post(2, CHATTER), _post(3, SCHEME, author="a2")]
+    await processor.process(posts)
+    assert processor.counters.store_errors == 3
+    assert store.opened == 1
+    ((written, accounts),) = store.batches
+    assert [s.post.key for s in written] == [p.key for p in posts]
+    assert written == score_posts(detector, posts)  # the embedded runner's stage
+    assert {a.key: a for a in accounts} == fold_accounts(written, {})
+    assert table == fold_accounts(written, {})
+    assert [t for t, _, _ in sent].count(VERDICTS_TOPIC) == 3
+
+
+async def test_account_state_carries_across_batches_and_alerts_once(detector: Detector) -> None:
+    processor, sent, table = _processor(detector, FlakyStore(failures=0))
+    first, second = [_post(1, SCHEME)], [_post(2, SCHEME), _post(3, CHATTER)]
+    await processor.process(first)
+    await processor.process(second)
+    expected = fold_accounts(score_posts(detector, first + second), {})
+    assert table == expected
+    assert table["weibo:a1"].total_posts == 3
+    alerts = [key for topic, key, _ in sent if topic == ALERTS_TOPIC]
+    assert alerts == ["weibo:a1"]  # flagged once, alerted once
+
+
+async def test_redelivered_batch_gives_the_same_account(detector: Detector) -> None:
+    processor, _, table = _processor(detector, FlakyStore(failures=0))
+    batch = [_post(1, SCHEME), _post(2, CHATTER)]
+    await processor.process(batch)
+    once = dict(table)
+    await processor.process(batch)  # at-least-once: the same batch again
+    assert table == once
+
+
+def test_struct_codec_round_trips_and_validates() -> None:
+    codec = StructCodec(Post)
+    post = _post(1, SCHEME)
+    assert codec.loads(codec.dumps(post)) == post
+    with pytest.raises(msgspec.ValidationError):
+        codec.loads(b'{"platform": "weibo", "post_id": 1, "text": "x"}')
+
+
+def test_posts_are_keyed_by_account_and_fall_back_to_their_own_key() -> None:
+    assert post_key_of(_post(1, "x")) == "weibo:a1"
+    assert post_key_of(_post(1, "x", author=None)) == "weibo:p1"
+
+
+def test_kafka_settings_from_environment() -> None:
+    settings = load_settings(
+        environ={
+            "RADAR_STREAM__KIND": "kafka",
+            "RADAR_STREAM__KAFKA__BROKERS": "k1:9092, k2:9092",
+            "RADAR_STREAM__KAFKA__PARTITIONS": "24",
+            "RADAR_STREAM__KAFKA__TABLE_STORE": "rocksdb",
+        }
+    )
+    kafka = settings.stream.kafka
+    assert kafka.broker_list == ["k1:9092", "k2:9092"]
+    assert kafka.partitions == 24
+    assert kafka.table_store == "rocksdb"
+    assert kafka.aiokafka_options() == {
+        "bootstrap_servers": "k1:9092,k2:9092",
+        "security_protocol": "PLAINTEXT",
+    }
+
+
+def test_kafka_settings_errors_name_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"stream\.kafka"):
+        load_settings(environ={"RADAR_STREAM__KAFKA__PARTITIONS": "0"})
+    with pytest.raises(ConfigError, match="table_store"):
+        load_settings(environ={"RADAR_STREAM__KAFKA__TABLE_STORE": "redis"})
+
+
+def test_sasl_credentials_come_from_the_named_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    kafka = msgspec.convert(
+        {"sasl": {"mechanism": "PLAIN", "username_env": "KU", "password_env": "KP"}},
+        KafkaSettings,
+    )
+    with pytest.raises(ValueError, match="KU"):
+        kafka.aiokafka_options()
+    monkeypatch.setenv("KU", "radar")
+    monkeypatch.setenv("KP", "s3cret")
+    options = kafka.aiokafka_options()
+    assert options["security_protocol"] == "SASL_PLAINTEXT"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("radar", "s3cret")
