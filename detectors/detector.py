@@ -284,8 +284,16 @@ class Detector:
         )
 
     def detect(self, text: str, bio: str | None = None) -> Verdict:
-        """One post; the same verdict ``detect_many`` gives (prefer it for many posts)."""
-        return self.detect_many([(text, bio)])[0]
+        """One post; the same verdict ``detect_many`` gives (prefer it for many posts).
+
+        Its own path rather than a batch of one: the batch machinery (numpy screening)
+        costs ~100 µs per call whatever the batch size, 15x a quiet post's own cost."""
+        analysis = self.analyse(text, bio)
+        if analysis.signals is self._quiet:
+            return Verdict(flagged=False, score=self._nothing.score, detector_version=self.version)
+        if self.model is None:
+            return self.verdict(analysis)
+        return self.verdict(analysis, self.model.score_batch([analysis])[0])
 
     def detect_many(self, posts: Sequence[tuple[str, str | None]]) -> list[Verdict]:
         """Verdicts for ``(text, bio)`` pairs, in order. Batched, because a model scores

@@ -7,13 +7,16 @@ from pathlib import Path
 
 from detectors import Detector
 
-DEV = Path(__file__).resolve().parents[2] / "detectors" / "corpus" / "dev.jsonl"
+REPO = Path(__file__).resolve().parents[2]
+DEV = REPO / "detectors" / "corpus" / "dev.jsonl"
+FEED = REPO / "collectors" / "samples" / "feed.jsonl"
 
 
-def test_verdicts_are_identical_alone_and_in_batches_of_any_size():
+def test_verdicts_are_identical_alone_single_and_in_batches_of_any_size():
     detector = Detector()
-    texts = [json.loads(line)["text"] for line in DEV.read_text("utf-8").splitlines()][:200]
+    texts = [json.loads(line)["text"] for line in DEV.read_text("utf-8").splitlines()]
     alone = [detector.detect_many([(text, None)])[0] for text in texts]
+    assert [detector.detect(text) for text in texts] == alone
     rng = random.Random(3)
     for size in (5, 64, 200):
         order = list(range(len(texts)))
@@ -23,3 +26,15 @@ def test_verdicts_are_identical_alone_and_in_batches_of_any_size():
             batch = detector.detect_many([(texts[i], None) for i in chunk])
             for i, verdict in zip(chunk, batch, strict=True):
                 assert verdict == alone[i], (size, texts[i][:40])
+
+
+def test_detect_and_detect_many_agree_on_every_labeled_post_with_bios():
+    detector = Detector()
+    corpus = DEV.parent
+    records = [
+        json.loads(line)
+        for path in (corpus / "train.jsonl", corpus / "dev.jsonl", FEED)
+        for line in path.read_text("utf-8").splitlines()
+    ]
+    pairs = [(r["text"], r.get("author_bio")) for r in records]
+    assert [detector.detect(text, bio) for text, bio in pairs] == detector.detect_many(pairs)
