@@ -15,10 +15,6 @@ from detectors.accounts import fold_post
 from pipeline.models import AccountRisk, Post, ScoredPost
 
 
-def score_post(detector: Detector, post: Post) -> ScoredPost:
-    return ScoredPost(post=post, verdict=detector.detect(post.text, post.author_bio))
-
-
 def score_posts(detector: Detector, posts: Sequence[Post]) -> list[ScoredPost]:
     """Batched: the detector's model scores a batch much faster than post by post."""
     verdicts = detector.detect_many([(post.text, post.author_bio) for post in posts])

@@ -1,6 +1,6 @@
 from detectors import Detector
 from pipeline.models import Post
-from pipeline.stages import Deduper, fold_accounts, score_post
+from pipeline.stages import Deduper, fold_accounts, score_posts
 
 AD = "全额退保，不成功不收费！加威信 tuibao_8866"
 
@@ -21,7 +21,7 @@ def test_deduper_drops_only_same_key_with_same_text():
 
 def test_fold_accounts_is_idempotent_under_redelivery():
     detector = Detector()
-    batch = [score_post(detector, post("1", AD)), score_post(detector, post("2", "今天天气不错"))]
+    batch = score_posts(detector, [post("1", AD), post("2", "今天天气不错")])
     once = fold_accounts(batch, {})
     twice = fold_accounts(batch, once)
     assert set(once) == {"weibo:u1"}
@@ -32,4 +32,4 @@ def test_fold_accounts_is_idempotent_under_redelivery():
 
 def test_posts_without_author_touch_no_account():
     detector = Detector()
-    assert fold_accounts([score_post(detector, post("1", AD, author=None))], {}) == {}
+    assert fold_accounts(score_posts(detector, [post("1", AD, author=None)]), {}) == {}
