@@ -61,11 +61,15 @@ def _processor(detector: Detector, store: FlakyStore) -> tuple[BatchProcessor, l
     sent: list[tuple[str, str, msgspec.Struct]] = []
     table: dict[str, AccountRisk] = {}
     kafka = KafkaSettings(retry_initial_seconds=0.01, retry_max_seconds=0.02)
+
+    async def publish(topic: str, items: list[tuple[str, msgspec.Struct]]) -> None:
+        sent.extend((topic, key, value) for key, value in items)
+
     processor = BatchProcessor(
         detector=detector,
         store=store,  # type: ignore[arg-type]
         table=table,
-        publish=lambda topic, key, value: sent.append((topic, key, value)),
+        publish=publish,
         kafka=kafka,
     )
     return processor, sent, table

@@ -1,0 +1,70 @@
+"""A faust Table whose changelog is produced a batch at a time.
+
+faust sends a table's changelog record from ``Table.on_key_set``, one ``send_soon`` per
+key write, through the producer buffer that ``producer.flush()`` then drains one
+``wait_for`` per message. The worker writes one account per post it folds, so that path
+was most of a worker's CPU (bench/README.md, "Scale-out stream"). This table keeps
+faust's semantics (the record goes to the partition of the event being processed, the
+local store is written by ``__setitem__`` as usual, RocksDB keeps the persisted offset
+per partition for fast recovery) but queues the records, and the agent sends them
+straight to the driver's producer with :meth:`flush_changelog` once per batch, before the
+batch's offsets may be committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+import msgspec
+
+
+class BatchChangelogTable(faust.Table):
+    """``faust.Table`` with a per-batch changelog; keys are ``str``, values one msgspec
+    Struct type encoded as JSON (the worker's account state)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._encoder = msgspec.json.Encoder()
+        self._pending: list[tuple[int, str, msgspec.Struct]] = []
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        partition = self.partition_for_key(key)  # the current event's partition
+        assert partition is not None
+        self._pending.append((partition, key, value))
+        self._maybe_set_key_ttl(key, partition)
+        self._sensor_on_set(self, key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        raise NotImplementedError("accounts are never deleted from the table")
+
+    @property
+    def pending_changelog(self) -> int:
+        return len(self._pending)
+
+    async def flush_changelog(self) -> None:
+        """Produce the queued changelog records and wait until the broker has them all;
+        then record each partition's last changelog offset in the local store (what
+        ``Table._on_changelog_sent`` does per record)."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        topic = self.changelog_topic.get_topic_name()
+        send = self.app.producer.send
+        encode = self._encoder.encode
+        try:
+            futures = [
+                await send(topic, key.encode(), encode(value), partition, None, None)
+                for partition, key, value in pending
+            ]
+            sent = await asyncio.gather(*futures)
+        except BaseException:
+            self._pending[:0] = pending  # resent by the next flush: records are upserts
+            raise
+        newest: dict[Any, int] = {}
+        for meta in sent:
+            tp = meta.topic_partition
+            newest[tp] = max(newest.get(tp, -1), meta.offset)
+        for tp, offset in newest.items():
+            self.data.set_persisted_offset(tp, offset)
