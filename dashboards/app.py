@@ -26,6 +26,7 @@ from dashboards.params import SEARCH_PARAMS, ParamError, parse_search_params, se
 from dashboards.security import SecurityHeadersMiddleware
 from dashboards.serialize import account_json, encode, search_json, status_json
 from dashboards.status_view import counters_zh, source_rows
+from dashboards.takedowns import add_takedown_routes
 from pipeline.models import CATEGORIES, AccountRisk, ReviewStatus, SearchQuery, SearchResult
 from pipeline.store.base import Store
 
@@ -199,6 +200,7 @@ def create_app(
         }
         return page(request, "account.html", context)
 
+    add_takedown_routes(app, store, page, error_page, tz or ZoneInfo("Asia/Shanghai"))
     return app
 
 

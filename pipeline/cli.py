@@ -151,6 +151,33 @@ def cmd_recheck(args: argparse.Namespace) -> int:
     return asyncio.run(run_recheck(settings))
 
 
+def cmd_takedown(args: argparse.Namespace) -> int:
+    from pipeline.takedown.cli import run_takedown
+
+    settings = _settings(args)
+    _setup_logging(settings.log_level)
+    return asyncio.run(
+        run_takedown(
+            settings,
+            platforms=args.platform,
+            out_dir=args.out,
+            dry_run=args.dry_run,
+            formats=args.format,
+        )
+    )
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from pipeline.alerts.cli import run_alerts, send_test
+
+    settings = _settings(args)
+    if args.send_test:
+        return asyncio.run(send_test(settings, args.send_test))
+    return asyncio.run(
+        run_alerts(settings, status=args.status, limit=args.limit, as_json=args.json)
+    )
+
+
 def _input_lines(path: str):
     if path == "-":
         return sys.stdin.buffer
@@ -241,6 +268,37 @@ def build_parser() -> argparse.ArgumentParser:
         "recheck", parents=[common], help="ask platforms whether reported accounts are gone"
     )
     recheck.set_defaults(func=cmd_recheck)
+
+    alerts = sub.add_parser(
+        "alerts", parents=[common], help="告警: the alert outbox (pending / sent / failed)"
+    )
+    alerts.add_argument("--status", help="only pending | sent | failed")
+    alerts.add_argument("--limit", type=int, default=50, help="newest N (default 50)")
+    alerts.add_argument("--json", action="store_true", help="counts and alerts as JSON")
+    alerts.add_argument(
+        "--send-test", metavar="ADDRESS", help="send a test alert mail through [alerts.smtp]"
+    )
+    alerts.set_defaults(func=cmd_alerts)
+
+    takedown = sub.add_parser(
+        "takedown",
+        parents=[common],
+        help="produce takedown lists of confirmed accounts now (marks them reported)",
+    )
+    takedown.add_argument(
+        "--platform", action="append", help="only this platform (repeatable; default: all)"
+    )
+    takedown.add_argument("--out", help="write the files here (default DATA_DIR/takedowns)")
+    takedown.add_argument(
+        "--dry-run", action="store_true", help="show what would be listed; change nothing"
+    )
+    takedown.add_argument(
+        "--format",
+        action="append",
+        choices=["csv", "xlsx"],
+        help="file format (repeatable; default: [takedown] formats, csv and xlsx)",
+    )
+    takedown.set_defaults(func=cmd_takedown)
     return parser
 
 

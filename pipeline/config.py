@@ -24,8 +24,10 @@ import msgspec
 
 from collectors.registry import known_source_kinds, source_settings_union
 from collectors.scheduler import trigger_for
+from pipeline.alerts.settings import AlertSettings, secret_in_file
 from pipeline.kafka_settings import KafkaSettings
 from pipeline.store.es_settings import ElasticsearchSettings
+from pipeline.takedown.settings import TakedownSettings, takedown_trigger
 
 ENV_PREFIX = "RADAR_"
 CONFIG_ENV = "RADAR_CONFIG"
@@ -88,6 +90,8 @@ class Settings(_Section):
     dashboard: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
     detector: DetectorSettings = msgspec.field(default_factory=DetectorSettings)
     sample: SampleSettings = msgspec.field(default_factory=SampleSettings)
+    takedown: TakedownSettings = msgspec.field(default_factory=TakedownSettings)
+    alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     sources: list[Any] = msgspec.field(default_factory=list)
 
     @property
@@ -173,6 +177,9 @@ def load_settings(
     path = config_path or environ.get(CONFIG_ENV)
     origin = str(path) if path else "settings"
     data: dict[str, Any] = _read_toml(Path(path)) if path else {}
+    secret = secret_in_file(data)
+    if secret:
+        raise ConfigError(f"{origin}: {secret}")
     env = _env_overrides(environ)
     if env:
         data = _merge(data, env)
@@ -224,6 +231,10 @@ def _check_values(settings: Settings, origin: str) -> None:
     for key, ok, problem in checks:
         if not ok:
             raise ConfigError(f"{origin}: {key}: {problem}")
+    try:
+        takedown_trigger(settings.takedown, settings.tz)
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: takedown.schedule: {exc}") from None
     for index, source in enumerate(settings.sources):
         if source.cron:
             try:

@@ -1,4 +1,5 @@
-"""The one schema every package imports: posts, accounts, verdicts, reviews, search.
+"""The one schema every package imports: posts, accounts, verdicts, reviews, search,
+alerts and takedown lists.
 
 Why msgspec: every post crosses this schema at least three times (decode from a source,
 encode into the store, decode for the dashboard), so per-post cost bounds the whole
@@ -17,6 +18,7 @@ so that the in-process runner and the faust agents can share them without copyin
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -160,6 +162,9 @@ class AccountRisk(msgspec.Struct, kw_only=True, omit_defaults=True):
     ring: str | None = None
     first_seen: datetime | None = None
     last_seen: datetime | None = None
+    # The account's current review, filled only by reads that join it
+    # (``Store.accounts_with_status``); it is not part of the risk, so writers leave it None.
+    review: Review | None = None
 
     @property
     def key(self) -> str:
@@ -243,3 +248,158 @@ class SourceState(msgspec.Struct, kw_only=True, omit_defaults=True):
     posts_total: int = 0
     bad_records: int = 0
     last_error: str | None = None
+
+
+# -- alerts (pipeline/alerts): what a rule found and its delivery state ----------------
+
+
+class AlertStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+AlertKind = Literal["account", "post"]
+AlertChannel = Literal["email", "webhook"]
+
+
+class Span(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A matched span, as offsets into :attr:`Excerpt.snippet` (Python str indices)."""
+
+    start: int
+    end: int
+    feature: str
+    text: str = ""
+
+
+class Excerpt(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One post's evidence, cut to a readable window around what the detector matched."""
+
+    post_key: str
+    snippet: str
+    spans: list[Span] = msgspec.field(default_factory=list)
+    url: str | None = None
+    score: float = 0.0
+    categories: list[str] = msgspec.field(default_factory=list)
+    contacts: list[str] = msgspec.field(default_factory=list)
+    created_at: datetime | None = None
+    cut_before: bool = False  # the snippet starts after the post's start ("…")
+    cut_after: bool = False
+
+
+class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One alert for one channel.
+
+    ``dedupe_key`` is ``rule:account_key`` (``rule:post_key`` for a post without an
+    author); the outbox records at most one alert per (``dedupe_key``, ``channel``) within
+    ``realert_hours``. ``id`` is given by the outbox (``dedupe_key#channel#n``).
+    """
+
+    dedupe_key: str
+    rule: str
+    kind: AlertKind
+    created_at: datetime
+    platform: str
+    score: float
+    id: str = ""
+    channel: AlertChannel = "email"
+    account_key: str | None = None
+    account_id: str | None = None
+    nickname: str | None = None
+    post_key: str | None = None  # the post that fired a ``post_flagged`` rule
+    categories: list[str] = msgspec.field(default_factory=list)
+    reasons: list[str] = msgspec.field(default_factory=list)
+    evidence: list[Excerpt] = msgspec.field(default_factory=list)
+    contacts: list[str] = msgspec.field(default_factory=list)
+    recipients: list[str] = msgspec.field(default_factory=list)
+    realert_hours: float = 72.0
+    status: AlertStatus = AlertStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+class DeliveryReport(msgspec.Struct, kw_only=True):
+    """What one :meth:`AlertSender.deliver_due` pass did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+# -- takedown lists (pipeline/takedown): what is sent to a platform and kept -----------
+
+# ``2026-11-23-weibo-1a2b3c4d``: the local date it was produced, the platform slug and a
+# hash of its accounts. Checked before an id reaches a store or a file name.
+LIST_ID = re.compile(r"^\d{4}-\d{2}-\d{2}-[a-z0-9_]+(?:-[a-z0-9_]+)*-[0-9a-f]{8}$")
+TAKEDOWN_MAX_EVIDENCE = 5
+
+
+def valid_list_id(value: str) -> bool:
+    return len(value) <= 80 and LIST_ID.fullmatch(value) is not None
+
+
+class TakedownEvidence(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One post that shows why the account should go: where it is and what it says."""
+
+    post_key: str
+    url: str | None = None
+    excerpt: str = ""
+    score: float = 0.0
+    posted_at: datetime | None = None
+
+
+class TakedownEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One account on a list. ``categories`` are zh labels (the platform reads them);
+    ``contacts`` are ``kind:value`` canonical keys."""
+
+    key: str
+    platform: str
+    account_id: str
+    nickname: str | None = None
+    profile_url: str | None = None
+    score: float = 0.0
+    categories: list[str] = msgspec.field(default_factory=list)
+    reasons: list[str] = msgspec.field(default_factory=list)
+    contacts: list[str] = msgspec.field(default_factory=list)
+    evidence: list[TakedownEvidence] = msgspec.field(default_factory=list)
+    confirmed_by: str = ""
+    confirmed_at: datetime | None = None
+
+
+class TakedownList(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The accounts of one platform confirmed since the previous list. ``period`` is the
+    local date span of their confirmations (``2026-11-16~2026-11-23``)."""
+
+    id: str
+    platform: str
+    created_at: datetime
+    period: str = ""
+    entries: list[TakedownEntry] = msgspec.field(default_factory=list)
+
+    @property
+    def accounts(self) -> list[str]:
+        return [entry.key for entry in self.entries]
+
+    def summary(self) -> TakedownSummary:
+        return TakedownSummary(
+            id=self.id,
+            platform=self.platform,
+            created_at=self.created_at,
+            period=self.period,
+            count=len(self.entries),
+            accounts=self.accounts,
+        )
+
+
+class TakedownSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A list without its entries' details: what the dashboard's index shows, and the
+    account keys the job needs to recognise a list whose accounts were never marked."""
+
+    id: str
+    platform: str
+    created_at: datetime
+    period: str = ""
+    count: int = 0
+    accounts: list[str] = msgspec.field(default_factory=list)

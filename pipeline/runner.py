@@ -39,6 +39,7 @@ from collectors.recheck import Check, RecheckReport, checker_for, recheck_accoun
 from collectors.registry import build_collector
 from collectors.scheduler import build_scheduler
 from detectors import Detector
+from pipeline.alerts.service import AlertService, build_alerts
 from pipeline.config import Settings
 from pipeline.models import (
     AccountRisk,
@@ -53,6 +54,7 @@ from pipeline.models import (
 from pipeline.stages import Deduper, fold_accounts, score_posts
 from pipeline.store.base import Store
 from pipeline.store.health_log import HealthLog, health_log_for, record_run, restore_health
+from pipeline.takedown.schedule import add_takedown_job, takedown_runs_here
 
 log = logging.getLogger("radar.runner")
 
@@ -93,6 +95,7 @@ class Runner:
         *,
         context: CollectorContext | None = None,
         health_log: HealthLog | None = None,
+        alerts: AlertService | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -104,6 +107,10 @@ class Runner:
             for name, source in self.sources.items()
         }
         self.health_log = health_log if health_log is not None else health_log_for(store)
+        # Alert rules run on every stored batch; None when alerts are off (the default).
+        self.alerts = alerts if alerts is not None else build_alerts(settings, store)
+        self._alerts_stop = asyncio.Event()
+        self._alerts_task: asyncio.Task[None] | None = None
         context = context or CollectorContext(
             tz=settings.tz, max_text_chars=settings.stream.max_text_chars
         )
@@ -130,11 +137,16 @@ class Runner:
         for state in await self.store.list_sources():
             self._states[state.name] = state
         await restore_health(self.health_log, self.health)
+        if self.alerts is not None:
+            await self.alerts.open()
+            self._alerts_task = asyncio.create_task(
+                self.alerts.run(self._alerts_stop), name="radar-alerts"
+            )
         self._tasks = [
             asyncio.create_task(self._detect_loop(), name="radar-detect"),
             asyncio.create_task(self._write_loop(), name="radar-write"),
         ]
-        if schedule and self.sources:
+        if schedule and (self.sources or takedown_runs_here(self.settings)):
             # Push sources (``ingest``) have nothing to poll.
             polled = [
                 source
@@ -152,6 +164,8 @@ class Runner:
                     max_instances=1,
                     coalesce=True,
                 )
+            if takedown_runs_here(self.settings):
+                add_takedown_job(self._scheduler, self.store, self.settings)
             self._scheduler.start()
         log.info(
             "runner started: %d source(s): %s",
@@ -171,6 +185,13 @@ class Runner:
         await asyncio.gather(*self._inflight, return_exceptions=True)
         await self._detect_q.put(_STOP)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.alerts is not None:
+            # After the drain: the last batches' alerts are recorded; what is still
+            # pending is delivered by the next run's sender.
+            self._alerts_stop.set()
+            if self._alerts_task is not None:
+                await asyncio.gather(self._alerts_task, return_exceptions=True)
+            await self.alerts.close()
         for collector in self._collectors.values():
             await collector.aclose()
         log.info(
@@ -302,7 +323,7 @@ class Runner:
                 items.pop()
             fresh = [i for i in items if isinstance(i, Post) and self._deduper.is_new(i)]
             self.counters.duplicates += sum(isinstance(i, Post) for i in items) - len(fresh)
-            scored = iter(score_posts(self.detector, fresh))
+            scored = iter(score_posts(self.detector, fresh) if fresh else ())
             self.counters.scored += len(fresh)
             for item in items:
                 if isinstance(item, Post):
@@ -337,7 +358,8 @@ class Runner:
         for item in items:
             if isinstance(item, _Mark):
                 marks[item.state.name] = item.state  # the latest mark per source wins
-        accounts = fold_accounts(posts, await self._account_states(posts))
+        before = await self._account_states(posts)
+        accounts = fold_accounts(posts, before)
         delay = 0.5
         while True:
             try:
@@ -353,11 +375,32 @@ class Runner:
                 delay = min(delay * 2, 30.0)
         for key, risk in accounts.items():
             self._remember_account(key, risk)
+        if self.alerts is not None:
+            await self._record_alerts(before, list(accounts.values()), posts)
         if self.tap is not None:
             for scored in posts:
                 self.tap(scored)
         self.counters.written += len(posts)
         self.counters.batches += 1
+
+    async def _record_alerts(
+        self, before: dict[str, AccountRisk], after: list[AccountRisk], posts: list[ScoredPost]
+    ) -> None:
+        """Record the batch's alerts in the outbox (it is durable already). A few quick
+        retries; an outbox that stays down costs these alerts, never the pipeline."""
+        assert self.alerts is not None
+        delay = 0.5
+        for attempt in range(1, 4):
+            try:
+                await self.alerts.after_write(before, after, posts)
+                return
+            except Exception as exc:
+                if attempt == 3:
+                    log.error("cannot record alerts for %d posts: %s", len(posts), exc)
+                    return
+                log.warning("recording alerts failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
 
     async def _account_states(self, posts: list[ScoredPost]) -> dict[str, AccountRisk]:
         keys = {scored.post.account_key for scored in posts} - {None}

@@ -15,12 +15,15 @@ from pipeline.models import (
     AccountRisk,
     Reject,
     Review,
+    ReviewStatus,
     ScoredPost,
     SearchHit,
     SearchQuery,
     SearchResult,
     SourceState,
     StoreStats,
+    TakedownList,
+    TakedownSummary,
 )
 
 
@@ -69,6 +72,22 @@ class Store(Protocol):
     async def reported_accounts(self) -> list[str]:
         """Account keys whose review status is ``reported``, oldest decision first: the
         ``recheck`` job's work list."""
+
+    async def accounts_with_status(
+        self, status: ReviewStatus, platform: str | None = None, *, limit: int = 10_000
+    ) -> list[AccountRisk]:
+        """Accounts whose current review status is ``status`` (``new`` includes accounts
+        never reviewed, whose ``review`` stays None), each with its ``review`` filled in;
+        oldest decision first, then by key. An account reviewed but never stored comes
+        back with its key's parts only."""
+
+    async def save_takedown_list(self, takedown: TakedownList) -> None:
+        """Upsert a produced list by its id (re-running the job the same day rewrites it)."""
+
+    async def list_takedown_lists(self, limit: int = 50) -> list[TakedownSummary]:
+        """The newest lists first, without their entries' details."""
+
+    async def get_takedown_list(self, list_id: str) -> TakedownList | None: ...
 
     async def get_checkpoint(self, source: str) -> SourceState | None: ...
 

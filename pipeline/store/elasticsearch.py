@@ -12,9 +12,10 @@ batches overwrite instead of duplicating.
 then, only when every one of them succeeded, the checkpoints, so a checkpoint never runs
 ahead of its posts. Durable on return: Elasticsearch acknowledges an operation once it is
 in the translog (default ``translog.durability=request``: fsynced per request). Visible on
-return with the default ``refresh = "wait_for"`` (read after write, as the tests and the
-dashboard expect; ``"false"`` trades that for throughput, see the settings). Reviews
-always wait for the refresh: an investigator's click must show at once.
+return with ``refresh = "wait_for"`` (read after write); the default ``"false"`` returns
+once durable and lets search see the batch within ``refresh_interval``, because waiting
+caps a worker at a batch per refresh (see the settings). Reviews always wait for the
+refresh: an investigator's click must show at once.
 Unlike SQLite the first step is not atomic: a failure can leave part of a batch written;
 the runner retries the whole batch and the idempotent ids absorb the part already in.
 
@@ -57,10 +58,13 @@ from pipeline.models import (
     SearchResult,
     SourceState,
     StoreStats,
+    TakedownList,
+    TakedownSummary,
     account_key,
     account_review_target,
 )
 from pipeline.store import es_docs as docs
+from pipeline.store import es_takedown
 from pipeline.store.es_bulk import bulk_write
 from pipeline.store.es_errors import StoreUnavailable, StoreWriteError, guard
 from pipeline.store.es_mappings import (
@@ -130,6 +134,7 @@ class ElasticsearchStore:
             await self.client.indices.put_index_template(**posts_template(self.prefix, self.ik))
             for role in FIXED:
                 await self._ensure_index(self._index(role), fixed_mappings(role))
+            await self._ensure_index(es_takedown.takedown_index(self.prefix), es_takedown.MAPPINGS)
 
     async def _detect_ik(self) -> bool:
         try:
@@ -374,6 +379,25 @@ class ElasticsearchStore:
                 source_includes=["target"],
             )
         return [h["_source"]["target"][len(prefix) :] for h in resp["hits"]["hits"]]
+
+    # -- review-status reads and takedown lists (pipeline.store.es_takedown) --------
+
+    async def accounts_with_status(
+        self, status: ReviewStatus, platform: str | None = None, *, limit: int = 10_000
+    ) -> list[AccountRisk]:
+        status = ReviewStatus(status)
+        return await es_takedown.accounts_with_status(
+            self.client, self.prefix, status, platform, limit
+        )
+
+    async def save_takedown_list(self, takedown: TakedownList) -> None:
+        await es_takedown.save_list(self.client, self.prefix, takedown)
+
+    async def list_takedown_lists(self, limit: int = 50) -> list[TakedownSummary]:
+        return await es_takedown.list_lists(self.client, self.prefix, limit)
+
+    async def get_takedown_list(self, list_id: str) -> TakedownList | None:
+        return await es_takedown.get_list(self.client, self.prefix, list_id)
 
     async def count_posts(self) -> int:
         with guard("count_posts"):

@@ -66,10 +66,13 @@ from pipeline.models import (
     SearchResult,
     SourceState,
     StoreStats,
+    TakedownList,
+    TakedownSummary,
     account_key,
     account_review_target,
 )
 from pipeline.store import sqlite_rows as rows
+from pipeline.store import sqlite_takedown
 from pipeline.store.migrate import migrate
 from pipeline.store.sqlite_search import FACETS, plan_search, status_facet
 from pipeline.store.sqlite_writes import ensure_fts_tokenizer, upsert_accounts, upsert_posts
@@ -348,6 +351,31 @@ class SqliteStore:
             (str(ReviewStatus.REPORTED), len(prefix), prefix),
         )
         return [row["target"][len(prefix) :] for row in found]
+
+    # -- review-status reads and takedown lists (pipeline.store.sqlite_takedown) -----
+
+    async def accounts_with_status(
+        self, status: ReviewStatus, platform: str | None = None, *, limit: int = 10_000
+    ) -> list[AccountRisk]:
+        fn = sqlite_takedown.accounts_with_status
+        return await self._read(self._in_snapshot, fn, ReviewStatus(status), platform, limit)
+
+    async def save_takedown_list(self, takedown: TakedownList) -> None:
+        await self._write(self._in_transaction, sqlite_takedown.save_list, takedown)
+
+    async def list_takedown_lists(self, limit: int = 50) -> list[TakedownSummary]:
+        return await self._read(self._in_snapshot, sqlite_takedown.list_lists, limit)
+
+    async def get_takedown_list(self, list_id: str) -> TakedownList | None:
+        return await self._read(self._in_snapshot, sqlite_takedown.get_list, list_id)
+
+    def _in_snapshot(self, fn: Callable[..., T], *args: object) -> T:
+        with self._snapshot() as con:
+            return fn(con, *args)
+
+    def _in_transaction(self, fn: Callable[..., T], *args: object) -> T:
+        with self._transaction() as con:
+            return fn(con, *args)
 
     async def get_checkpoint(self, source: str) -> SourceState | None:
         found = await self._read(

@@ -415,3 +415,117 @@ async def test_reported_accounts_lists_account_reviews_only_oldest_first(store):
     assert await store.reported_accounts() == ["weibo:u1", "weibo:u2"]
     hit = await store.get_post(P1.post.key)
     assert hit is not None and hit.status == ReviewStatus.REPORTED
+
+
+# -- accounts by review status, takedown lists -------------------------------------------
+
+
+async def _review_account(store: Store, key: str, status: ReviewStatus, day_: int) -> None:
+    from pipeline.models import account_review_target
+
+    at = datetime(2025, 3, day_, tzinfo=UTC)
+    await store.set_review(
+        Review(target=account_review_target(key), status=status, reviewer="li", note="n", at=at)
+    )
+
+
+async def test_accounts_with_status_joins_the_review_oldest_first(loaded: Store) -> None:
+    await _review_account(loaded, "douyin:u3", ReviewStatus.CONFIRMED, 9)
+    await _review_account(loaded, "weibo:u1", ReviewStatus.CONFIRMED, 8)
+    await _review_account(loaded, "weibo:u2", ReviewStatus.DISMISSED, 7)
+    await loaded.set_review(Review(target="weibo:p2", status=ReviewStatus.CONFIRMED))  # a post
+
+    confirmed = await loaded.accounts_with_status(ReviewStatus.CONFIRMED)
+    assert [a.key for a in confirmed] == ["weibo:u1", "douyin:u3"]
+    first = confirmed[0]
+    assert msgspec.structs.replace(first, review=None) == ACCOUNTS[0]
+    assert first.review is not None
+    assert (first.review.status, first.review.reviewer, first.review.note) == (
+        ReviewStatus.CONFIRMED,
+        "li",
+        "n",
+    )
+    assert first.review.at == datetime(2025, 3, 8, tzinfo=UTC)
+    only_douyin = await loaded.accounts_with_status(ReviewStatus.CONFIRMED, platform="douyin")
+    assert [a.key for a in only_douyin] == ["douyin:u3"]
+    assert await loaded.accounts_with_status(ReviewStatus.CONFIRMED, platform="dou") == []
+    dismissed = await loaded.accounts_with_status(ReviewStatus.DISMISSED)
+    assert [a.key for a in dismissed] == ["weibo:u2"]
+    assert await loaded.accounts_with_status(ReviewStatus.TAKEN_DOWN) == []
+
+
+async def test_accounts_with_status_follows_the_latest_decision(loaded: Store) -> None:
+    await _review_account(loaded, "weibo:u1", ReviewStatus.CONFIRMED, 8)
+    await _review_account(loaded, "weibo:u1", ReviewStatus.DISMISSED, 9)
+    assert await loaded.accounts_with_status(ReviewStatus.CONFIRMED) == []
+    await _review_account(loaded, "weibo:u1", ReviewStatus.NEW, 10)
+    new = await loaded.accounts_with_status(ReviewStatus.NEW)
+    # Never-reviewed accounts first (by key), then explicit "new" decisions.
+    assert [a.key for a in new] == ["douyin:u3", "weibo:u2", "weibo:u1"]
+    assert [a.review is None for a in new] == [True, True, False]
+    assert [a.key for a in await loaded.accounts_with_status(ReviewStatus.NEW, "weibo")] == [
+        "weibo:u2",
+        "weibo:u1",
+    ]
+    assert len(await loaded.accounts_with_status(ReviewStatus.NEW, limit=2)) == 2
+
+
+async def test_a_reviewed_account_without_stored_risk_comes_back_bare(store: Store) -> None:
+    await _review_account(store, "weibo:ghost:1", ReviewStatus.CONFIRMED, 8)
+    [ghost] = await store.accounts_with_status(ReviewStatus.CONFIRMED)
+    assert (ghost.platform, ghost.account_id, ghost.key) == ("weibo", "ghost:1", "weibo:ghost:1")
+    assert ghost.review is not None and ghost.review.reviewer == "li"
+
+
+def _takedown(list_id: str, platform: str, day_: int, keys: list[str]):
+    from pipeline.models import TakedownEntry, TakedownEvidence, TakedownList
+
+    return TakedownList(
+        id=list_id,
+        platform=platform,
+        created_at=datetime(2025, 3, day_, 1, tzinfo=UTC),
+        period=f"2025-03-01~2025-03-{day_:02d}",
+        entries=[
+            TakedownEntry(
+                key=key,
+                platform=platform,
+                account_id=key.split(":", 1)[1],
+                nickname="代理退保小助手",
+                score=0.9,
+                categories=["代理退保"],
+                reasons=["全额退保广告"],
+                contacts=["wechat:tb2025"],
+                evidence=[
+                    TakedownEvidence(
+                        post_key=f"{platform}:p1", url="https://x.example/p1", excerpt="全额退保"
+                    )
+                ],
+                confirmed_by="li",
+                confirmed_at=datetime(2025, 3, 1, tzinfo=UTC),
+            )
+            for key in keys
+        ],
+    )
+
+
+async def test_takedown_lists_round_trip_newest_first(store: Store) -> None:
+    older = _takedown("2025-03-02-weibo-0000000a", "weibo", 2, ["weibo:u1", "weibo:u2"])
+    newer = _takedown("2025-03-09-douyin-0000000b", "douyin", 9, ["douyin:u3"])
+    await store.save_takedown_list(older)
+    await store.save_takedown_list(newer)
+    assert await store.get_takedown_list(older.id) == older
+    assert await store.get_takedown_list("2025-03-02-weibo-ffffffff") is None
+    summaries = await store.list_takedown_lists()
+    assert [s.id for s in summaries] == [newer.id, older.id]
+    assert summaries[1] == older.summary()
+    assert summaries[1].count == 2 and summaries[1].accounts == ["weibo:u1", "weibo:u2"]
+    assert [s.id for s in await store.list_takedown_lists(limit=1)] == [newer.id]
+
+
+async def test_saving_a_list_again_replaces_it(store: Store) -> None:
+    first = _takedown("2025-03-02-weibo-0000000a", "weibo", 2, ["weibo:u1"])
+    again = _takedown("2025-03-02-weibo-0000000a", "weibo", 2, ["weibo:u1", "weibo:u2"])
+    await store.save_takedown_list(first)
+    await store.save_takedown_list(again)
+    assert await store.get_takedown_list(first.id) == again
+    assert [s.count for s in await store.list_takedown_lists()] == [2]
