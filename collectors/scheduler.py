@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors.base import SourceSettings
+from collectors.cron import crontab_trigger
 
 
 def trigger_for(source: SourceSettings, tz: ZoneInfo) -> BaseTrigger:
     jitter = source.jitter_seconds or None
     if source.cron:
-        return CronTrigger.from_crontab(source.cron, timezone=tz)
+        return crontab_trigger(source.cron, tz)  # crontab weekdays: 0 and 7 are Sunday
     return IntervalTrigger(seconds=source.interval_seconds, timezone=tz, jitter=jitter)
 
 

@@ -55,3 +55,17 @@ async def test_interval_jobs_run_at_start_and_never_overlap():
     scheduler.shutdown(wait=False)
     assert calls[0] == "slow"
     assert overlap is False
+
+
+def test_a_source_cron_reads_weekdays_the_crontab_way() -> None:
+    """crontab's 1 is Monday; APScheduler's own ``from_crontab`` would fire on Tuesday."""
+    from datetime import datetime
+
+    from collectors.scheduler import trigger_for
+
+    tz = ZoneInfo("Asia/Shanghai")
+    source = FilesSourceSettings(name="weekly", path="x", cron="0 9 * * 1")
+    wednesday = datetime(2026, 11, 18, 12, 0, tzinfo=tz)
+    fire = trigger_for(source, tz).get_next_fire_time(None, wednesday)
+    assert fire is not None
+    assert (fire.strftime("%A"), fire.hour) == ("Monday", 9)
