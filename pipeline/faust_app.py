@@ -29,13 +29,14 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import msgspec
 from faust.serializers.codecs import Codec
 
 from detectors import Detector
+from pipeline.alerts.service import AlertService, build_alerts
 from pipeline.config import Settings
 from pipeline.faust_table import BatchChangelogTable
 from pipeline.kafka_settings import (
@@ -45,12 +46,13 @@ from pipeline.kafka_settings import (
     VERDICTS_TOPIC,
     KafkaSettings,
 )
-from pipeline.models import AccountRisk, Post, ScoredPost
+from pipeline.models import AccountRisk, Alert, Post, ScoredPost
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store.base import Store
 from pipeline.store.factory import open_store
 
 log = logging.getLogger("radar.worker")
+_T = TypeVar("_T")
 
 __all__ = ["BatchProcessor", "RadarApp", "StructCodec", "build_app", "open_store", "post_key_of"]
 
@@ -87,70 +89,109 @@ class Counters:
 
 @dataclass
 class BatchProcessor:
-    """One batch: score, fold accounts, write the store (retrying), update the table,
-    publish verdicts and alerts. No faust in here: the table is any mutable mapping and
-    ``publish`` any coroutine function, so the logic is testable without a broker.
+    """One batch: score, fold accounts, write the store (retrying), record alerts
+    (retrying), update the table, publish alerts and verdicts. No faust in here: the table
+    is any mutable mapping and ``publish`` any coroutine function, so the logic is
+    testable without a broker.
 
     ``publish(topic, [(key, value), ...])`` returns once the broker has every message:
     one call per topic per batch, because faust's per-message ``send_soon`` path (a
     buffer drained one ``wait_for`` at a time) cost more CPU than the whole rest of the
-    worker when each verdict went through it (bench/README.md)."""
+    worker when each verdict went through it (bench/README.md).
+
+    Alerts are recorded in the outbox after the store write and before the batch is
+    acked, so a crash in between replays the batch and records them then (the outbox is
+    idempotent). ``radar.alerts`` carries the alerts recorded, for other consumers; the
+    outbox is what the senders deliver from."""
 
     detector: Detector
     store: Store
     table: MutableMapping[str, AccountRisk]
     publish: Callable[[str, list[tuple[str, msgspec.Struct]]], Awaitable[None]]
     kafka: KafkaSettings
+    alerts: AlertService | None = None
     counters: Counters = field(default_factory=Counters)
-    _opened: bool = False
+    _store_open: bool = False
+    _alerts_open: bool = False
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def process(self, posts: Sequence[Post]) -> None:
         scored = score_posts(self.detector, posts)
         keys = {p.account_key for p in posts if p.account_key is not None}
         states = {key: risk for key in keys if (risk := self.table.get(key)) is not None}
         accounts = fold_accounts(scored, states)
-        await self._write(scored, list(accounts.values()))
-        newly_flagged: list[tuple[str, msgspec.Struct]] = []
+        changed = list(accounts.values())
+        await self._retry("store write", lambda: self.store.write_batch(scored, changed))
+        recorded: list[Alert] = []
+        if self.alerts is not None:
+            alerts = self.alerts
+            recorded = await self._retry(
+                "alert record", lambda: alerts.after_write(states, changed, scored)
+            )
         for key, risk in accounts.items():
             self.table[key] = risk
-            before = states.get(key)
-            if risk.flagged and not (before is not None and before.flagged):
-                newly_flagged.append((key, risk))
-        if newly_flagged:
-            self.counters.alerts += len(newly_flagged)
-            await self.publish(ALERTS_TOPIC, newly_flagged)
+        if recorded:
+            self.counters.alerts += len(recorded)
+            await self.publish(ALERTS_TOPIC, [(_alert_key(a), a) for a in recorded])
         if self.kafka.publish_verdicts:
             await self.publish(VERDICTS_TOPIC, [(post_key_of(s.post), s) for s in scored])
         self.counters.batches += 1
         self.counters.posts += len(scored)
         self.counters.flagged += sum(item.verdict.flagged for item in scored)
 
-    async def _write(self, scored: list[ScoredPost], accounts: list[AccountRisk]) -> None:
-        """Retry until the store has the batch: never give up, never ack before."""
+    async def ensure_open(self) -> None:
+        if not self._store_open:
+            await self.store.open()
+            self._store_open = True
+        if self.alerts is not None and not self._alerts_open:
+            await self.alerts.open()
+            self._alerts_open = True
+
+    async def _retry(self, what: str, step: Callable[[], Awaitable[_T]]) -> _T:
+        """Retry until ``step`` succeeds: never give up, never ack before."""
         delay = self.kafka.retry_initial_seconds
         failures = 0
         while True:
             try:
-                if not self._opened:
-                    await self.store.open()
-                    self._opened = True
-                await self.store.write_batch(scored, accounts)
+                await self.ensure_open()
+                result = await step()
                 if failures:
-                    log.info("store write succeeded again after %d failure(s)", failures)
-                return
+                    log.info("%s succeeded again after %d failure(s)", what, failures)
+                return result
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the store is down or refusing: wait, retry
                 failures += 1
                 self.counters.store_errors += 1
-                log.warning("store write failed (%s); retrying in %.1fs", exc, delay)
+                log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.kafka.retry_max_seconds)
 
+    async def deliver_alerts(self) -> None:
+        """The alert sender, for the worker's life. Every worker runs one: the outbox
+        leases what each sender claims, so no alert goes out twice."""
+        if self.alerts is None:
+            return
+        await self._retry("opening the alert outbox", _nothing)
+        await self.alerts.run(self._stop)
+
     async def close(self) -> None:
-        if self._opened:
+        self._stop.set()
+        if self._alerts_open and self.alerts is not None:
+            await self.alerts.close()
+            self._alerts_open = False
+        if self._store_open:
             await self.store.close()
-            self._opened = False
+            self._store_open = False
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _alert_key(alert: Alert) -> str:
+    """Kafka key of an alert: its account, like every other radar topic."""
+    return alert.account_key or alert.post_key or alert.dedupe_key
 
 
 @dataclass
@@ -214,7 +255,7 @@ def build_app(
     )
     codecs = {
         VERDICTS_TOPIC: StructCodec(ScoredPost),
-        ALERTS_TOPIC: StructCodec(AccountRisk),
+        ALERTS_TOPIC: StructCodec(Alert),
     }
     out = {
         name: app.topic(name, key_type=str, value_serializer=codec, **topic_options)
@@ -253,12 +294,14 @@ def build_app(
         ]
         await asyncio.gather(*pending)  # delivered (acks=all) before the batch is acked
 
+    store = store or open_store(settings)
     processor = BatchProcessor(
         detector=detector or Detector(),
-        store=store or open_store(settings),
+        store=store,
         table=accounts,
         publish=publish,
         kafka=kafka,
+        alerts=build_alerts(settings, store),
     )
 
     @app.agent(posts, name="radar.score", isolated_partitions=True)
@@ -274,6 +317,10 @@ def build_app(
             await accounts.flush_changelog()  # verdicts and alerts are already out
             for event in events:
                 event.message.decref()  # take_events' own ack is now the final one
+
+    @app.task
+    async def deliver_alerts() -> None:
+        await processor.deliver_alerts()
 
     @app.on_before_shutdown.connect
     async def _close(*_: Any, **__: Any) -> None:

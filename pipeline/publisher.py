@@ -28,6 +28,7 @@ from pipeline.kafka_settings import POSTS_TOPIC, KafkaSettings
 from pipeline.models import Post, SourceState
 from pipeline.stages import Deduper
 from pipeline.store.base import Store
+from pipeline.takedown.schedule import add_takedown_job
 
 log = logging.getLogger("radar.collect")
 
@@ -85,13 +86,16 @@ class Publisher:
         await self.producer.start()
         for state in await self.store.list_sources():
             self._states[state.name] = state
-        if schedule and self.sources:
+        if schedule:
             polled = [
                 source
                 for name, source in self.sources.items()
                 if not getattr(self._collectors[name], "push", False)
             ]
             self._scheduler = build_scheduler(polled, self.collect_once, self.settings.tz)
+            # The scale-out mode's one scheduler process also owns the takedown job
+            # (set takedown.enabled = false here when a CronJob runs `radar takedown`).
+            add_takedown_job(self._scheduler, self.store, self.settings)
             self._scheduler.start()
         log.info("publishing %d source(s) to %s", len(self.sources), POSTS_TOPIC)
 

@@ -93,3 +93,33 @@ page_size = 100
     assert len(received) == published
     assert all(key == post_key_of(post).encode() for key, post in received)
     assert len({post.key for _, post in received}) == published
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_collect_schedules_the_takedown_job_unless_a_cronjob_runs_it(
+    tansu: Tansu, tmp_path: Path, enabled: bool
+) -> None:
+    """In the scale-out mode `radar collect` is the one scheduler process, so it owns the
+    weekly takedown job (even with no polled source), unless turned off for a CronJob."""
+    settings = load_settings(
+        None,
+        environ={
+            "RADAR_SAMPLE__ENABLED": "false",
+            "RADAR_STREAM__KIND": "kafka",
+            "RADAR_STREAM__KAFKA__BROKERS": tansu.bootstrap,
+            "RADAR_STREAM__KAFKA__PRODUCER_IDEMPOTENCE": "false",
+            "RADAR_TAKEDOWN__ENABLED": str(enabled).lower(),
+        },
+    )
+    store = SqliteStore(tmp_path / "radar.sqlite3")
+    await store.open()
+    publisher = Publisher(settings, store, [])
+    await publisher.start()
+    try:
+        job = publisher._scheduler.get_job("takedown") if publisher._scheduler else None
+    finally:
+        await publisher.stop()
+        await store.close()
+    assert (job is not None) is enabled
+    if job is not None:
+        assert job.next_run_time.strftime("%A %H:%M") == "Monday 09:00"

@@ -7,16 +7,21 @@ tests/integration/test_scaleout.py; here the pieces that must hold whatever Kafk
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import msgspec
 import pytest
 
 from detectors import Detector
+from pipeline.alerts.outbox_sqlite import SqliteOutbox
+from pipeline.alerts.service import AlertService
+from pipeline.alerts.settings import AlertRule, AlertSettings
 from pipeline.config import ConfigError, load_settings
 from pipeline.faust_app import BatchProcessor, StructCodec, post_key_of
 from pipeline.kafka_settings import ALERTS_TOPIC, VERDICTS_TOPIC, KafkaSettings
-from pipeline.models import AccountRisk, Post, ScoredPost, SourceState
+from pipeline.models import AccountRisk, Alert, Post, ScoredPost, SourceState
 from pipeline.stages import fold_accounts, score_posts
+from pipeline.store.sqlite import SqliteStore
 
 SCHEME = "专业代理全额退保，不成功不收费，加vx：tb2025"
 CHATTER = "西安回民街的肉夹馍名不虚传，一口下去全是汁"
@@ -57,7 +62,28 @@ def detector() -> Detector:
     return Detector()
 
 
-def _processor(detector: Detector, store: FlakyStore) -> tuple[BatchProcessor, list, dict]:
+class RecordingChannel:
+    name = "email"
+
+    def __init__(self) -> None:
+        self.delivered: list[Alert] = []
+
+    async def deliver(self, alert: Alert) -> None:
+        self.delivered.append(alert)
+
+
+def _alert_service(tmp_path: Path) -> tuple[AlertService, RecordingChannel]:
+    """A real alert service on a SQLite outbox; only the e-mail channel is a recorder."""
+    rule = AlertRule(name="high_risk", min_score=0.5, recipients=["team@example.org"])
+    settings = AlertSettings(rules=[rule])
+    outbox = SqliteOutbox(tmp_path / "radar.sqlite3", lease_seconds=60)
+    channel = RecordingChannel()
+    return AlertService(settings, outbox, {"email": channel}), channel
+
+
+def _processor(
+    detector: Detector, store: FlakyStore, alerts: AlertService | None = None
+) -> tuple[BatchProcessor, list, dict]:
     sent: list[tuple[str, str, msgspec.Struct]] = []
     table: dict[str, AccountRisk] = {}
     kafka = KafkaSettings(retry_initial_seconds=0.01, retry_max_seconds=0.02)
@@ -71,6 +97,7 @@ def _processor(detector: Detector, store: FlakyStore) -> tuple[BatchProcessor, l
         table=table,
         publish=publish,
         kafka=kafka,
+        alerts=alerts,
     )
     return processor, sent, table
 
@@ -92,16 +119,27 @@ async def test_a_failing_store_is_retried_and_nothing_is_published_before_it_suc
     assert [t for t, _, _ in sent].count(VERDICTS_TOPIC) == 3
 
 
-async def test_account_state_carries_across_batches_and_alerts_once(detector: Detector) -> None:
-    processor, sent, table = _processor(detector, FlakyStore(failures=0))
+async def test_account_state_carries_across_batches_and_alerts_once(
+    detector: Detector, tmp_path: Path
+) -> None:
+    service, channel = _alert_service(tmp_path)
+    migrated = SqliteStore(tmp_path / "radar.sqlite3")  # the outbox's table is a migration
+    await migrated.open()
+    await migrated.close()
+    processor, sent, table = _processor(detector, FlakyStore(failures=0), service)
     first, second = [_post(1, SCHEME)], [_post(2, SCHEME), _post(3, CHATTER)]
     await processor.process(first)
     await processor.process(second)
+    await processor.process(first + second)  # re-delivered: nothing new is recorded
     expected = fold_accounts(score_posts(detector, first + second), {})
-    assert table == expected
     assert table["weibo:a1"].total_posts == 3
-    alerts = [key for topic, key, _ in sent if topic == ALERTS_TOPIC]
-    assert alerts == ["weibo:a1"]  # flagged once, alerted once
+    assert table == expected
+    alerts = [(key, value) for topic, key, value in sent if topic == ALERTS_TOPIC]
+    assert [key for key, _ in alerts] == ["weibo:a1"]  # flagged once, alerted once
+    assert isinstance(alerts[0][1], Alert) and alerts[0][1].recipients == ["team@example.org"]
+    report = await service.deliver_due()
+    assert report.sent == 1 and [a.account_key for a in channel.delivered] == ["weibo:a1"]
+    await processor.close()
 
 
 async def test_redelivered_batch_gives_the_same_account(detector: Detector) -> None:
