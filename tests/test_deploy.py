@@ -133,6 +133,9 @@ def test_secrets_the_settings_name_reach_the_containers_that_need_them(tmp_path:
         needed = {es.password_env}
         if args[0] in ("worker", "collect"):
             needed |= {kafka.sasl.username_env, kafka.sasl.password_env}
+        if args[0] == "worker":  # workers send the alert e-mails
+            assert settings.alerts.smtp.password_env is not None
+            needed.add(settings.alerts.smtp.password_env)
         for variable in needed:
             assert variable in env, f"{name} lacks {variable}"
             ref = env[variable]["secretKeyRef"]

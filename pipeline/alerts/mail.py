@@ -156,7 +156,7 @@ async def send_message(message: EmailMessage, smtp: SmtpSettings) -> None:
             hostname=smtp.host,
             port=smtp.port,
             username=smtp.username or None,
-            password=smtp.password if smtp.username else None,
+            password=smtp.login_password() if smtp.username else None,
             use_tls=smtp.security == "tls",
             start_tls=smtp.security == "starttls",
             timeout=smtp.timeout_seconds,

@@ -15,6 +15,7 @@ are configured: ``make run`` with no settings records nothing and sends nothing.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -49,6 +50,9 @@ class SmtpSettings(_Section):
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
     password: str | None = None  # only from RADAR_ALERTS__SMTP__PASSWORD
+    # Or the name of another variable holding it, as the Elasticsearch and Kafka settings
+    # do (what a Kubernetes Secret is mapped to: deploy/k8s).
+    password_env: str | None = None
     sender: str = ""  # the From address
     timeout_seconds: float = 30.0
 
@@ -60,8 +64,15 @@ class SmtpSettings(_Section):
         if self.timeout_seconds <= 0:
             raise ValueError("timeout_seconds: must be > 0")
 
+    def login_password(self) -> str | None:
+        """The password to log in with: ``RADAR_ALERTS__SMTP__PASSWORD``, else the
+        variable ``password_env`` names; None when neither is set."""
+        if self.password is not None:
+            return self.password
+        return os.environ.get(self.password_env) if self.password_env else None
+
     def __repr__(self) -> str:
-        shown = "***" if self.password else None
+        shown = "***" if self.login_password() else None
         return (
             f"SmtpSettings(host={self.host!r}, port={self.port}, security={self.security!r}, "
             f"username={self.username!r}, password={shown!r}, sender={self.sender!r})"

@@ -51,6 +51,19 @@ def test_the_password_comes_from_the_environment_and_is_never_shown(tmp_path: Pa
     assert "s3cret-pw" not in repr(settings.alerts)
 
 
+def test_the_password_can_come_from_a_named_variable_like_the_other_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``password_env`` names the variable a Kubernetes Secret is mapped to, as
+    ``store.elasticsearch.password_env`` and the Kafka SASL settings do."""
+    settings = load(tmp_path, RULE + SMTP + 'password_env = "SMTP_PASSWORD"\n')
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    assert settings.alerts.smtp.login_password() is None
+    monkeypatch.setenv("SMTP_PASSWORD", "from-secret-9")
+    assert settings.alerts.smtp.login_password() == "from-secret-9"
+    assert "from-secret-9" not in repr(settings.alerts)
+
+
 def test_a_password_in_the_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, RULE + SMTP + 'password = "hunter2"\n')
