@@ -9,7 +9,8 @@ Delivery (DESIGN.md "Identity and delivery"): a batch's offsets may be committed
 after its posts and accounts are durable in the store. ``stream.take_events`` acks a batch
 when the agent asks for the next one *and* when the agent stops, so each message of a
 batch carries one extra reference (``Message.incref``) that is released only after the
-store write, the table update and the producer flush succeeded; until then no ack can be
+store write, the alert outbox record, and the broker's acks for the batch's alerts,
+verdicts and account changelog records succeeded; until then no ack can be
 final, whatever stops the agent (a rebalance, a SIGTERM, a crash). A failing store write is
 retried with backoff, forever: the partition pauses (faust stops fetching once its buffer
 is full), and resumes where it stopped when the store is back.
@@ -19,7 +20,7 @@ posts, which is what the table needs, since faust files a table write under the 
 of the event being processed.
 
 Records: the messages are the schema's own msgspec Structs (``Post``, ``ScoredPost``,
-``AccountRisk``) carried as JSON by :class:`StructCodec`; the schema stays in one place.
+``AccountRisk``, ``Alert``) carried as JSON; the schema stays in one place.
 """
 
 from __future__ import annotations
@@ -239,6 +240,7 @@ def _faust_app(settings: Settings) -> faust.App:
         broker_commit_interval=kafka.commit_interval_seconds,
         stream_wait_empty=False,
         recovery_consistency_check=kafka.recovery_consistency_check,
+        table_standby_replicas=kafka.standby_replicas,
         producer_max_batch_size=kafka.producer_max_batch_bytes,
     )
 
@@ -314,7 +316,8 @@ def build_app(
             # isolated partitions every event of the batch has the same one.
             stream._set_current_event(events[-1])
             await processor.process([event.value for event in events])
-            await accounts.flush_changelog()  # verdicts and alerts are already out
+            # verdicts and alerts are already out; the table's records now
+            await accounts.flush_changelog(events[-1].message.partition)
             for event in events:
                 event.message.decref()  # take_events' own ack is now the final one
 

@@ -27,27 +27,28 @@ class BatchChangelogTable(faust.Table):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._encoder = msgspec.json.Encoder()
-        self._pending: list[tuple[int, str, msgspec.Struct]] = []
+        # Per partition: with isolated partitions each actor flushes only its own
+        # records, so its batch is acked only after *its* changelog is on the broker.
+        self._pending: dict[int, list[tuple[str, msgspec.Struct]]] = {}
 
     def on_key_set(self, key: Any, value: Any) -> None:
         partition = self.partition_for_key(key)  # the current event's partition
         assert partition is not None
-        self._pending.append((partition, key, value))
+        self._pending.setdefault(partition, []).append((key, value))
         self._maybe_set_key_ttl(key, partition)
         self._sensor_on_set(self, key, value)
 
     def on_key_del(self, key: Any) -> None:
         raise NotImplementedError("accounts are never deleted from the table")
 
-    @property
-    def pending_changelog(self) -> int:
-        return len(self._pending)
+    def pending_changelog(self, partition: int) -> int:
+        return len(self._pending.get(partition, ()))
 
-    async def flush_changelog(self) -> None:
-        """Produce the queued changelog records and wait until the broker has them all;
-        then record each partition's last changelog offset in the local store (what
-        ``Table._on_changelog_sent`` does per record)."""
-        pending, self._pending = self._pending, []
+    async def flush_changelog(self, partition: int) -> None:
+        """Produce the partition's queued changelog records and wait until the broker
+        has them all; then record the partition's last changelog offset in the local
+        store (what ``Table._on_changelog_sent`` does per record)."""
+        pending = self._pending.pop(partition, [])
         if not pending:
             return
         topic = self.changelog_topic.get_topic_name()
@@ -56,11 +57,12 @@ class BatchChangelogTable(faust.Table):
         try:
             futures = [
                 await send(topic, key.encode(), encode(value), partition, None, None)
-                for partition, key, value in pending
+                for key, value in pending
             ]
             sent = await asyncio.gather(*futures)
         except BaseException:
-            self._pending[:0] = pending  # resent by the next flush: records are upserts
+            # resent by the next flush (records are upserts, order kept)
+            self._pending[partition] = pending + self._pending.get(partition, [])
             raise
         newest: dict[Any, int] = {}
         for meta in sent:

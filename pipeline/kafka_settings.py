@@ -71,6 +71,11 @@ class KafkaSettings(_Section):
     # Faust refuses to recover a table whose local offset is past the changelog's end
     # (stale RocksDB files). Keep it on.
     recovery_consistency_check: bool = True
+    # Workers that keep a warm copy of each other partition's account table (read from
+    # its changelog), so a partition moving to them needs no replay. 0 saves the reads;
+    # the tests run with 0: on tansu, standby recovery after a SIGKILL sometimes seeks a
+    # negative offset and stops the worker.
+    standby_replicas: int = 1
     # The workers' producer batch limit (bytes). Leave it to Kafka's default; tansu 0.6
     # reports a topic's end as the last *batch*'s first offset + 1, so table recovery
     # would stop short of the changelog's last batch: the tests set 1 (one record per
@@ -96,6 +101,8 @@ class KafkaSettings(_Section):
             raise ValueError("stream.kafka.brokers must name at least one broker")
         if self.partitions < 1 or self.replication < 1:
             raise ValueError("stream.kafka: partitions and replication must be >= 1")
+        if self.standby_replicas < 0:
+            raise ValueError("stream.kafka: standby_replicas must be >= 0")
         if self.batch_size < 1 or self.batch_timeout_seconds <= 0:
             raise ValueError("stream.kafka: batch_size >= 1 and batch_timeout_seconds > 0")
 

@@ -112,6 +112,8 @@ def write_config(path: Path, bootstrap: str, es_url: str, **kafka: object) -> Pa
         # tansu 0.6 reports a topic's end as its last batch's first offset + 1: with one
         # record per batch the table recovery reads the whole changelog.
         "producer_max_batch_bytes": 1,
+        # tansu: standby recovery after a SIGKILL sometimes seeks a negative offset
+        "standby_replicas": 0,
         # radar.verdicts is not read here, and one-record batches make it the slowest part
         "publish_verdicts": False,
         **kafka,
