@@ -38,7 +38,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -153,14 +153,21 @@ class Gate:
         the sale; with the model, the topic plus a private way in is the precondition
         and the probability judges whether it is a sale."""
         feats = {ev.feature for ev in s.terms}
-        sells = bool(feats & self.positive) or any(
-            ev.category and ev.feature in _TOPIC_FEATURES for ev in s.terms
+        sells = not feats.isdisjoint(self.positive) or (
+            not feats.isdisjoint(_TOPIC_FEATURES)
+            and any(ev.category and ev.feature in _TOPIC_FEATURES for ev in s.terms)
         )
-        text_channel = any(c.kind in SHIELD_KINDS for c in s.contacts) or bool(feats & self.shield)
+        contacts = s.contacts
+        text_channel = not feats.isdisjoint(self.shield) or (
+            bool(contacts) and any(c.kind in SHIELD_KINDS for c in contacts)
+        )
         channel = (
-            text_channel or bool(s.contacts) or bool(s.bio_contacts) or bool(feats & self.channel)
+            text_channel
+            or bool(contacts)
+            or bool(s.bio_contacts)
+            or not feats.isdisjoint(self.channel)
         )
-        framed = not text_channel and bool(feats & self.negative)
+        framed = not text_channel and not feats.isdisjoint(self.negative)
         return sells, channel, text_channel, framed
 
 
@@ -172,10 +179,13 @@ def is_candidate(analysis: Analysis, negative: frozenset[str]) -> bool:
     return any(ev.feature not in negative and ev.feature != CONTEXT_FEATURE for ev in s.terms)
 
 
-def family_features(analysis: Analysis, gate: Gate) -> dict[str, float]:
+def family_features(
+    analysis: Analysis, gate: Gate, check: tuple[bool, bool, bool, bool] | None = None
+) -> dict[str, float]:
     """What the rules found, as named numbers (names are stored in the model JSON),
     including the rules' own score and flag (stacking: the model learns when to trust
-    them; grouped CV on train scored the same with and without them)."""
+    them; grouped CV on train scored the same with and without them). ``check`` is
+    ``gate.check(analysis.signals)`` when the caller has it already."""
     s = analysis.signals
     out: dict[str, float] = {}
     families: dict[str, set[str]] = {}
@@ -196,7 +206,7 @@ def family_features(analysis: Analysis, gate: Gate) -> dict[str, float]:
         out[f"bio:{c.kind}"] = 1.0
     if s.exposed:
         out["exposed"] = 1.0
-    sells, channel, text_channel, framed = gate.check(s)
+    sells, channel, text_channel, framed = gate.check(s) if check is None else check
     out["gate:sells"] = float(sells)
     out["gate:channel"] = float(channel)
     out["gate:text_channel"] = float(text_channel)
@@ -218,19 +228,98 @@ def feature_names(lexicon: Lexicon) -> list[str]:
     return names
 
 
-def family_matrix(analyses: Sequence[Analysis], gate: Gate, names: Sequence[str]) -> np.ndarray:
-    index = {n: i for i, n in enumerate(names)}
-    out = np.zeros((len(analyses), len(names)), dtype=np.float32)
-    for row, analysis in enumerate(analyses):
-        for name, value in family_features(analysis, gate).items():
-            col = index.get(name)
-            if col is not None:
-                out[row, col] = value
-    return out
+def family_matrix(
+    analyses: Sequence[Analysis],
+    gate: Gate,
+    names: Sequence[str],
+    checks: Sequence[tuple[bool, bool, bool, bool]] | None = None,
+) -> np.ndarray:
+    """``family_features`` of a batch as a matrix whose columns are ``names`` (names the
+    lexicon no longer produces stay 0); ``checks`` as in ``family_features``."""
+    return FamilyEncoder(names).matrix(analyses, gate, checks)
 
 
-@dataclass(frozen=True, slots=True)
-class Combined:
+class FamilyEncoder:
+    """``family_features`` straight into matrix columns: the same numbers, without
+    building a name per feature per post (the column of every name is looked up once
+    per process and kept here). A test checks it against ``family_features``."""
+
+    _TAIL = ("gate:sells", "gate:channel", "gate:text_channel", "gate:open", "framed")
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        self._index = {n: i for i, n in enumerate(self.names)}
+        self._cols: dict[tuple[str, str], int | None] = {}
+        get = self._index.get
+        self._contacts, self._exposed = get("contacts"), get("exposed")
+        self._tail = [get(n) for n in self._TAIL]
+        self._score, self._flagged = get("rule:score"), get("rule:flagged")
+
+    def _col(self, prefix: str, name: str) -> int | None:
+        key = (prefix, name)
+        try:
+            return self._cols[key]
+        except KeyError:
+            col = self._cols[key] = self._index.get(f"{prefix}:{name}")
+            return col
+
+    def matrix(
+        self,
+        analyses: Sequence[Analysis],
+        gate: Gate,
+        checks: Sequence[tuple[bool, bool, bool, bool]] | None = None,
+    ) -> np.ndarray:
+        rows: list[int] = []
+        cols: list[int | None] = []
+        vals: list[float] = []
+        col_of = self._col
+        for row, analysis in enumerate(analyses):
+            s = analysis.signals
+            found: list[tuple[int | None, float]] = []
+            add = found.append
+            families: dict[str, set[str]] = {}
+            for ev in s.terms:
+                feature, category = ev.feature, ev.category
+                if feature == SCHEME_FEATURE and category:
+                    add((col_of("scheme", category), 1.0))
+                elif feature == CONTEXT_FEATURE and category:
+                    add((col_of("domain", category), 1.0))
+                else:
+                    group = families.get(feature)
+                    if group is None:
+                        families[feature] = {ev.text}
+                    else:
+                        group.add(ev.text)
+            for name, texts in families.items():
+                add((col_of("family", name), math.log1p(len(texts))))
+            if s.contacts:
+                for c in s.contacts:
+                    add((col_of("contact", c.kind), 1.0))
+                add((self._contacts, math.log1p(len({c.canonical for c in s.contacts}))))
+            for c in s.bio_contacts:
+                add((col_of("bio", c.kind), 1.0))
+            if s.exposed:
+                add((self._exposed, 1.0))
+            sells, channel, text_channel, framed = gate.check(s) if checks is None else checks[row]
+            tail = (sells, channel, text_channel, sells and channel, framed)
+            found += zip(self._tail, map(float, tail), strict=True)
+            add((self._score, analysis.rule.score))
+            add((self._flagged, float(analysis.rule.flagged)))
+            for col, value in found:
+                if col is not None:
+                    rows.append(row)
+                    cols.append(col)
+                    vals.append(value)
+        out = np.zeros((len(analyses), len(self.names)), dtype=np.float32)
+        # as ``out[row, col] = value`` one by one: float64 → float32, and where a column
+        # is set twice in a row the values are equal (1.0, or the same count)
+        out[rows, cols] = np.array(vals, dtype=np.float64)
+        return out
+
+
+class Combined(NamedTuple):
+    """A tuple: one per candidate post, and a frozen dataclass costs ≈ 5x more to build."""
+
     score: float
     flagged: bool
     reason: str
@@ -266,11 +355,20 @@ class Classifier:
         self._v64 = self._v.astype(np.float64)
         self._bias = float(bias)
         self._a, self._b = float(platt[0]), float(platt[1])
+        self._encoder = FamilyEncoder(self.family_names)
+        # the reasons' "阈值 0.62", formatted once per threshold, not per post (training
+        # sets ``threshold`` on a loaded model)
+        self._threshold_text = (threshold, f"阈值 {threshold:.2f}")
 
     # scoring ---------------------------------------------------------------------------
 
-    def decision(self, analyses: Sequence[Analysis]) -> np.ndarray:
-        """Raw linear scores (before calibration) for a batch."""
+    def decision(
+        self,
+        analyses: Sequence[Analysis],
+        checks: Sequence[tuple[bool, bool, bool, bool]] | None = None,
+    ) -> np.ndarray:
+        """Raw linear scores (before calibration) for a batch; ``checks`` are the
+        posts' ``gate.check`` results when the caller has them."""
         if not analyses:
             return np.zeros(0, dtype=np.float64)
         n = len(analyses)
@@ -278,15 +376,19 @@ class Classifier:
         norms = np.sqrt(np.bincount(rows, counts * counts, minlength=n))
         dots = np.bincount(rows, counts * self._w[cols], minlength=n)
         text = dots / np.where(norms > 0, norms, 1.0)
-        f = family_matrix(analyses, self.gate, self.family_names)
+        f = self._encoder.matrix(analyses, self.gate, checks)
         # A per-row float64 sum, not ``f @ v``: BLAS picks kernels by batch shape, which
         # made a post's score depend (at 1e-7) on the batch it arrived in, and the two
         # runners batch differently. Each row's sum here depends on that row alone.
         family = (np.asarray(f, dtype=np.float64) * self._v64).sum(axis=1)
         return text + family + self._bias
 
-    def probabilities(self, analyses: Sequence[Analysis]) -> np.ndarray:
-        z = self._a * self.decision(analyses) + self._b
+    def probabilities(
+        self,
+        analyses: Sequence[Analysis],
+        checks: Sequence[tuple[bool, bool, bool, bool]] | None = None,
+    ) -> np.ndarray:
+        z = self._a * self.decision(analyses, checks) + self._b
         return 1.0 / (1.0 + np.exp(-z))
 
     def score_batch(self, analyses: Sequence[Analysis]) -> list[float | None]:
@@ -299,11 +401,32 @@ class Classifier:
                 out[i] = p
         return out
 
+    def judge_batch(self, analyses: Sequence[Analysis], gate_cap: float) -> list[Combined | None]:
+        """``combine(a, p, gate_cap)`` for every candidate of a batch (None for the rest):
+        ``score_batch`` and ``combine`` in one pass, each post's gate checked once."""
+        out: list[Combined | None] = [None] * len(analyses)
+        negative = self.gate.negative
+        picked = [i for i, a in enumerate(analyses) if is_candidate(a, negative)]
+        if picked:
+            chosen = [analyses[i] for i in picked]
+            checks = [self.gate.check(a.signals) for a in chosen]
+            probs = self.probabilities(chosen, checks).tolist()
+            for i, a, p, check in zip(picked, chosen, probs, checks, strict=True):
+                out[i] = self.combine(a, p, gate_cap, check)
+        return out
+
     # combination -----------------------------------------------------------------------
 
-    def combine(self, analysis: Analysis, probability: float, gate_cap: float) -> Combined:
-        """Final score = the probability, within the gate and the frames (module doc)."""
-        sells, channel, _, framed = self.gate.check(analysis.signals)
+    def combine(
+        self,
+        analysis: Analysis,
+        probability: float,
+        gate_cap: float,
+        check: tuple[bool, bool, bool, bool] | None = None,
+    ) -> Combined:
+        """Final score = the probability, within the gate and the frames (module doc);
+        ``check`` is ``gate.check(analysis.signals)`` when the caller has it."""
+        sells, channel, _, framed = self.gate.check(analysis.signals) if check is None else check
         score = probability
         penalised = framed and not analysis.rule.flagged
         if penalised:
@@ -318,11 +441,11 @@ class Classifier:
             note = ", 但缺少业务词或私下联系方式, 不标记"
         elif penalised:
             note = f", 含警示/新闻/曝光语境且无私下联系方式, 降为 {score:.2f}"
-        reason = (
-            f"模型概率 {probability:.2f} (阈值 {self.threshold:.2f}, "
-            f"规则分 {analysis.rule.score:.2f}){note}"
-        )
-        return Combined(score=score, flagged=flagged, reason=reason)
+        shown, text = self._threshold_text
+        if shown != self.threshold:
+            shown, text = self._threshold_text = (self.threshold, f"阈值 {self.threshold:.2f}")
+        reason = f"模型概率 {probability:.2f} ({text}, 规则分 {analysis.rule.score:.2f}){note}"
+        return Combined(score, flagged, reason)
 
     # persistence -----------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from detectors.lexicon import ContactConfig
 from pipeline.models import Contact
 
@@ -143,10 +145,25 @@ class ContactExtractor:
             rf"|[0-9{spelled_all}](?:{_PHONE_SEP}{{0,3}}[0-9{spelled_all}]){{4}}"
             + "".join(f"|{re.escape(n)}" for n in short)
         )
+        self._classes = CandidateClasses(
+            "abcdefghijklmnopqrstuvwxyz0123456789" + "".join(glyphs),
+            "0123456789" + "".join(config.spelled_digits),
+            short,
+        )
 
     def candidate_starts(self, folded: str) -> list[int]:
         """Start of every contact candidate in ``folded`` (screening a joined batch)."""
         return [m.start() for m in self._candidate.finditer(folded)]
+
+    def candidate_parts(self, codes: np.ndarray, joined: str, bounds: np.ndarray) -> list[int]:
+        """Which parts of a batch could hold a contact: the parts ``candidate`` is true
+        for, where ``joined`` is the folded parts joined by a separator that is in no
+        class (no letter, digit or phone separator), ``codes`` its code points and
+        ``bounds`` where each part starts (plus one past the end). Why: ``candidate``'s
+        regex costs ≈ 300 instructions per character (two large character classes tried
+        at every position), and every post of the stream is screened; the same test on
+        the batch's code points in numpy costs ≈ 15 (a test checks they agree)."""
+        return self._classes.parts(codes, joined, bounds)
 
     def candidate(self, folded: str) -> bool:
         """Could ``folded`` hold a contact or an official number at all? One regex search,
@@ -293,6 +310,87 @@ class ContactExtractor:
     def _is_official(self, link: str) -> bool:
         host = _host(link)
         return any(host == d or host.endswith("." + d) for d in self._official_domains)
+
+
+_LETTER, _JOIN, _DIGIT, _GAP = 1, 2, 4, 8  # character classes of the candidate test
+_GAP_CHARS = re.compile(_PHONE_SEP)
+
+
+class CandidateClasses:
+    """``ContactExtractor.candidate`` for a whole batch at once, in numpy.
+
+    The regex is ``[L][-_L]{3} | [D](?:S{0,3}[D]){4} | short official numbers``: a
+    letter then three letters, hyphens or underscores; or five digits (spelled too),
+    consecutive ones at most three phone separators apart; or a short official number.
+    Each character's classes come from one table lookup; the letter runs are four
+    shifted ANDs; the digit chains look only at the digits (few in Chinese text). A
+    position matches here exactly when the regex matches there, so a part has a match
+    exactly when the regex search finds one (digits and separators never overlap; if a
+    lexicon made them overlap, the regex is used instead)."""
+
+    def __init__(self, letters: str, digits: str, short: list[str]) -> None:
+        gaps = [chr(c) for c in range(0x3001) if _GAP_CHARS.fullmatch(chr(c))]
+        chars = {*letters, *digits, *gaps, "-", "_"}
+        self._limit = max(map(ord, chars)) + 1  # every code point above: no class
+        table = np.zeros(self._limit + 1, dtype=np.uint8)
+        for ch in set(letters):
+            table[ord(ch)] |= _LETTER
+        for ch in "-_":
+            table[ord(ch)] |= _JOIN
+        for ch in set(digits):
+            table[ord(ch)] |= _DIGIT
+        for ch in gaps:
+            table[ord(ch)] |= _GAP
+        self._table = table
+        self._exact = not set(digits) & set(gaps)
+        self._short = re.compile("|".join(map(re.escape, short))) if short else None
+        self._regex = re.compile(
+            f"[{_class(letters)}][-_{_class(letters)}]{{3}}"
+            f"|[{_class(digits)}](?:{_PHONE_SEP}{{0,3}}[{_class(digits)}]){{4}}"
+            + "".join(f"|{re.escape(n)}" for n in short)
+        )
+
+    def parts(self, codes: np.ndarray, joined: str, bounds: np.ndarray) -> list[int]:
+        if not self._exact:  # the chains below assume digits are never separators
+            found = [m.start() for m in self._regex.finditer(joined)]
+            return _parts_of(np.asarray(found, dtype=np.int64), bounds)
+        size = len(codes)
+        cls = self._table[np.minimum(codes, self._limit)]
+        found = []
+        if size >= 4:
+            letter = (cls & _LETTER).astype(bool)
+            if letter.any():
+                word = (cls & (_LETTER | _JOIN)).astype(bool)
+                run = letter[:-3] & word[1:-2] & word[2:-1] & word[3:]
+                found.append(np.flatnonzero(run))
+        digit_at = np.flatnonzero(cls & _DIGIT)
+        if len(digit_at) >= 5:
+            # padded so that the three characters after any digit can be looked at
+            gap = np.concatenate(((cls & _GAP).astype(bool), np.zeros(3, dtype=bool)))
+            between = np.diff(digit_at) - 1  # characters between consecutive digits
+            d = digit_at[:-1]
+            link = (between == 0) | (
+                gap[d + 1]
+                & ((between == 1) | (gap[d + 2] & ((between == 2) | ((between == 3) & gap[d + 3]))))
+            )
+            chain = link[:-3] & link[1:-2] & link[2:-1] & link[3:]
+            found.append(digit_at[:-4][chain])
+        if self._short is not None:
+            found.append(np.fromiter((m.start() for m in self._short.finditer(joined)), np.int64))
+        if not found:
+            return []
+        return _parts_of(np.concatenate(found), bounds)
+
+
+def _class(chars: str) -> str:
+    return "".join(re.escape(ch) for ch in sorted(set(chars)))
+
+
+def _parts_of(positions: np.ndarray, bounds: np.ndarray) -> list[int]:
+    """The distinct parts (by index) that ``positions`` fall in."""
+    if not len(positions):
+        return []
+    return np.unique(np.searchsorted(bounds, positions, side="right") - 1).tolist()
 
 
 def _only_digits(text: str) -> str:

@@ -7,22 +7,21 @@ serve every thread or task of a runner.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import gc
-import itertools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 
-from detectors.classifier import MODEL_DIR, Classifier, flagged_categories
+from detectors.classifier import MODEL_DIR, Classifier, Combined, flagged_categories
 from detectors.contacts import ContactExtractor, OfficialHit
 from detectors.framing import InvitationRules
 from detectors.lexicon import CONTEXT_FEATURE, SCHEME_FEATURE, lexicon_files, load_lexicon
 from detectors.matcher import Hit, Matcher
-from detectors.normalize import BatchStarts, Normalizer, NormText, strip
+from detectors.normalize import Normalizer, NormText
 from detectors.scoring import Scored, Scorer, Signals
 from pipeline.models import Contact, Evidence, Verdict
 
@@ -36,6 +35,7 @@ EXPOSED_FEATURE = "exposed_contact"
 # frees everything; the collector is switched back on when the batch returns (and left
 # alone if the caller had switched it off).
 OFFICIAL_FEATURE = "official_channel"
+_EVIDENCE_ORDER = operator.attrgetter("start", "end", "feature")  # a verdict's evidence order
 
 
 @dataclass(slots=True)
@@ -64,6 +64,8 @@ class Detector:
             self.lexicon.contextual,
             self.lexicon.pinyin,
         )
+        if self._normalizer.fold(_SEP) != " ":  # what cutting a batch relies on
+            raise ValueError("the batch separator U+E000 must fold to a space")
         self._matcher = Matcher(self.lexicon, self._normalizer)
         self._contacts = ContactExtractor(self.lexicon.contacts, self.lexicon.homoglyphs)
         self._scorer = Scorer(self.lexicon)
@@ -76,6 +78,10 @@ class Detector:
         self._quiet = Signals([], [], [], [])
         # and their rule result, shared the same way (``verdict`` copies its lists)
         self._nothing = self._scorer.nothing()
+        # the verdict of every quiet post of a batch (shared: see ``_detect_many``)
+        self._quiet_verdict = Verdict(
+            flagged=False, score=self._nothing.score, detector_version=self.version
+        )
         # what a bio may add: the business it names ("专注退保7年"), never frames
         self._bio_features = frozenset(
             {SCHEME_FEATURE, CONTEXT_FEATURE, *self._scorer.scheme_families}
@@ -107,59 +113,42 @@ class Detector:
         """Each post's compact form, and the analyses of the posts with something found
         (by index; every other post is quiet: ``self._quiet`` signals, ``self._nothing``
         rule, its compact form as ``normalized``)."""
+        if not posts:
+            return [], {}
         texts = [text for text, _ in posts]
         owners = [i for i, (_, bio) in enumerate(posts) if bio]  # the posts with a bio
-        folded = self._normalizer.fold_many(texts + [posts[i][1] for i in owners])
+        parts = texts + [posts[i][1] for i in owners]  # type: ignore[misc]
+        view = self._normalizer.fold_strip_many(parts, len(texts), _SEP)
+        if view is None:  # a post holds the separator itself: it folds to a space anyway
+            parts = [p.replace(_SEP, " ") for p in parts]
+            view = self._normalizer.fold_strip_many(parts, len(texts), _SEP)
+            assert view is not None
         n = len(texts)
-        text_folded = folded[:n]
-        bio_folded = dict(zip(owners, folded[n:], strict=True))
-        norms, starts, selling, dialling = self._screen(text_folded)
-        busy = set(selling)
-        busy.update(owners[b] for b in self._dialling(folded[n:]))
-        for i in dialling - busy:
+        folded, norms, starts = view.folded, view.norms, view.starts
+        busy = set(self._matcher.screen_parts(view.compact, view.norm_bounds))
+        dialling = []
+        for part in self._contacts.candidate_parts(view.codes, view.folded_joined, view.bounds):
+            if part < n:
+                dialling.append(part)
+            else:  # a bio with a contact candidate: its post takes the full path
+                busy.add(owners[part - n])
+        for i in dialling:
             # digits or ASCII only: worth the full look only if a contact is there
-            if self._contacts.has_contact(text_folded[i]):
+            if i not in busy and self._contacts.has_contact(folded[i]):
                 busy.add(i)
         quiet = self._quiet
         found = {}
+        bio_folded = dict(zip(owners, folded[n:], strict=True))
         for i in sorted(busy):
             text, bio = posts[i]
-            cut = functools.partial(starts.__getitem__, i) if starts is not None else None
-            nt = self._normalizer.normalize(text, text_folded[i], norms[i], cut)
+            nt = self._normalizer.normalize(
+                text, folded[i], norms[i], functools.partial(starts.__getitem__, i)
+            )
             analysis = self._analyse(text, bio, nt, bio_folded.get(i))
             # a quiet post is kept only when aliases rewrote its normalised view
             if analysis.signals is not quiet or analysis.normalized != norms[i]:
                 found[i] = analysis
         return norms, found
-
-    def _screen(
-        self, folded: list[str]
-    ) -> tuple[list[str], BatchStarts | None, set[int], set[int]]:
-        """Each post's compact form and its offset map, which posts hold a selling term
-        or an alias, and which a contact candidate (one pass each over the batch)."""
-        joined = _SEP.join(folded)
-        if joined.count(_SEP) != len(folded) - 1:  # cannot happen after folding; stay safe
-            every = set(range(len(folded)))
-            return [strip(f) for f in folded], None, every, set()
-        norms, starts = self._normalizer.strip_many(folded, _SEP)
-        compact = _SEP.join(norms)
-        norm_starts = _starts(norms)
-        selling = {
-            bisect.bisect_right(norm_starts, end) - 1 for end in self._matcher.screen(compact)
-        }
-        return norms, starts, selling, self._dialling(folded, joined)
-
-    def _dialling(self, folded: list[str], joined: str | None = None) -> set[int]:
-        """Which of the folded texts hold a contact candidate (one regex pass)."""
-        if not folded:
-            return set()
-        if joined is None:
-            joined = _SEP.join(folded)
-        folded_starts = _starts(folded)
-        return {
-            bisect.bisect_right(folded_starts, start) - 1
-            for start in self._contacts.candidate_starts(joined)
-        }
 
     def analyse(self, text: str, bio: str | None = None) -> Analysis:
         """Everything the rules see in one post: the classifier's inputs and the evidence.
@@ -245,34 +234,42 @@ class Detector:
         """The verdict for an analysed post; ``probability`` is the classifier's opinion
         when one ran (None: the rules alone decide). How the two combine is documented
         in :mod:`detectors.classifier` (the probability, within the rules' gate and frames)."""
+        combined = None
+        if probability is not None and self.model is not None:
+            combined = self.model.combine(analysis, probability, self._scorer.gate_cap)
+        return self._verdict(analysis, combined)
+
+    def _verdict(self, analysis: Analysis, combined: Combined | None) -> Verdict:
+        """``verdict`` once the model's opinion is combined (None: no model opinion)."""
         signals, scored = analysis.signals, analysis.rule
-        if probability is None and signals is self._quiet:  # the stream's usual post
-            return Verdict(flagged=False, score=scored.score, detector_version=self.version)
-        if probability is None and not (
-            signals.terms or signals.contacts or signals.exposed or signals.bio_contacts
-        ):  # the common case, nothing found: no evidence to gather
-            return Verdict(
-                flagged=scored.flagged,
-                score=scored.score,
-                categories=list(scored.categories),
-                reasons=list(scored.reasons),
-                detector_version=self.version,
-            )
+        if combined is None:
+            if signals is self._quiet:  # the stream's usual post
+                return Verdict(flagged=False, score=scored.score, detector_version=self.version)
+            if not (signals.terms or signals.contacts or signals.exposed or signals.bio_contacts):
+                # the common case, nothing found: no evidence to gather
+                return Verdict(
+                    flagged=scored.flagged,
+                    score=scored.score,
+                    categories=list(scored.categories),
+                    reasons=list(scored.reasons),
+                    detector_version=self.version,
+                )
         flagged, score, categories, reasons = (
             scored.flagged,
             scored.score,
             list(scored.categories),
             list(scored.reasons),
         )
-        if probability is not None and self.model is not None:
-            combined = self.model.combine(analysis, probability, self._scorer.gate_cap)
+        if combined is not None:
             flagged, score, reasons = combined.flagged, combined.score, [*reasons, combined.reason]
             if flagged and not (scored.flagged and categories):
                 categories = flagged_categories(analysis)  # a flagged post has a category
         evidence = list(signals.terms)
-        evidence += [_contact_evidence(c, CONTACT_FEATURE) for c in signals.contacts]
-        evidence += [_contact_evidence(c, EXPOSED_FEATURE) for c in signals.exposed]
-        evidence.sort(key=lambda e: (e.start, e.end, e.feature))
+        if signals.contacts:
+            evidence += [_contact_evidence(c, CONTACT_FEATURE) for c in signals.contacts]
+        if signals.exposed:
+            evidence += [_contact_evidence(c, EXPOSED_FEATURE) for c in signals.exposed]
+        evidence.sort(key=_EVIDENCE_ORDER)
         return Verdict(
             flagged=flagged,
             score=score,
@@ -298,7 +295,9 @@ class Detector:
     def detect_many(self, posts: Sequence[tuple[str, str | None]]) -> list[Verdict]:
         """Verdicts for ``(text, bio)`` pairs, in order. Batched, because a model scores
         a batch far faster than the same posts one at a time; and only the candidates
-        (posts with something to sell or a contact) reach the model at all."""
+        (posts with something to sell or a contact) reach the model at all. The quiet
+        posts of a batch (nothing found: most of a stream) share one verdict object,
+        like every verdict immutable by convention (:mod:`pipeline.models`)."""
         paused = gc.isenabled()
         if paused:  # see the note on the garbage collector at the top of the module
             gc.disable()
@@ -310,17 +309,20 @@ class Detector:
 
     def _detect_many(self, posts: Sequence[tuple[str, str | None]]) -> list[Verdict]:
         _, found = self._analyse_found(posts)
-        quiet, nothing, version = self._quiet, self._nothing.score, self.version
+        quiet = self._quiet
         # a post with nothing found is never a model candidate and its verdict is the
         # same every time: built here, without an Analysis (what ``verdict`` returns)
         indices = [i for i, a in found.items() if a.signals is not quiet]
         analyses = [found[i] for i in indices]
         if self.model is None:
-            verdicts = [self.verdict(a) for a in analyses]
+            verdicts = [self._verdict(a, None) for a in analyses]
         else:
-            probabilities = self.model.score_batch(analyses)
-            verdicts = [self.verdict(a, p) for a, p in zip(analyses, probabilities, strict=True)]
-        out = [Verdict(flagged=False, score=nothing, detector_version=version) for _ in posts]
+            judged = self.model.judge_batch(analyses, self._scorer.gate_cap)
+            verdicts = [self._verdict(a, c) for a, c in zip(analyses, judged, strict=True)]
+        # one shared verdict for every quiet post of the batch: building one per post
+        # (a struct and its four lists) was ≈ 6% of the batch's instructions. Verdicts
+        # are immutable by convention (pipeline.models): nothing may mutate this one.
+        out = [self._quiet_verdict] * len(posts)
         for i, v in zip(indices, verdicts, strict=True):
             out[i] = v
         return out
@@ -357,14 +359,6 @@ def _evidence_list(text: str, nt: NormText, hits: list[Hit]) -> list[Evidence]:
                 weight=entry.weight,
             )
         )
-    return out
-
-
-def _starts(parts: list[str]) -> list[int]:
-    """Offsets of each part in ``_SEP.join(parts)`` (C-level iterators, no Python loop:
-    this runs over every post of every batch)."""
-    out = list(itertools.accumulate(map((1).__add__, map(len, parts)), initial=0))
-    out.pop()
     return out
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from detectors.lexicon import Lexicon
@@ -84,6 +84,9 @@ class InvitationRules:
     plural: re.Pattern[str] | None = None  # after a first-person offer: an institution
     # frames that tell a story rather than sell: a post with one may expose a contact
     telling_frames: frozenset[str] = frozenset({EXPOSURE_FAMILY, WARNING_FAMILY})
+    # the characters a ``speech`` match can start with (see ``_scan``); None: unknown
+    speech_first: re.Pattern[str] | None = None
+    negation_reach: int = 0  # the longest negation: how far back ``negated`` can reach
 
     @classmethod
     def from_lexicon(cls, lexicon: Lexicon, compact: Callable[[str], str]) -> InvitationRules:
@@ -112,6 +115,7 @@ class InvitationRules:
             promote_weight=target.weight if target else 0.0,
             keyword_quotes=str(inv.get("keyword_quotes", "")),
             negated=_alternation(negations, "(?:{})$"),
+            negation_reach=max(map(len, negations), default=0),
             narrated=_alternation(narrative, "(?:{})"),
             invite_families=frozenset(scoring["exposure"].get("invite_families", [INVITE_FAMILY])),
             narrative_markers=tuple(scoring["exposure"].get("narrative_markers", [])),
@@ -143,7 +147,12 @@ class InvitationRules:
                 continue  # "私信" inside "私信我" says nothing more
             if hit.entry.feature in self.families and (
                 self._crosses_sentence(nt, hit)
-                or (self.negated is not None and self.negated.search(nt.norm, 0, hit.start))
+                or (
+                    self.negated is not None
+                    and self.negated.search(
+                        nt.norm, max(0, hit.start - self.negation_reach), hit.start
+                    )
+                )
                 or (self.narrated is not None and self.narrated.match(nt.norm, hit.end))
                 or self._quoted(nt, hit, quotes)
                 or any(0 <= s - hit.end <= self.official_window for s in officials)
@@ -194,7 +203,12 @@ class InvitationRules:
         if self.speech is None:
             return []
         spans = []
-        for m in self.speech.finditer(text):
+        found_speech = (
+            _scan(self.speech_first, self.speech, text)
+            if self.speech_first is not None
+            else self.speech.finditer(text)
+        )
+        for m in found_speech:
             colon = bool(m.group("colon"))
             stop = self.sentence_breaks if colon else self.clause_breaks
             found = stop.search(text, m.end()) if stop is not None else None
@@ -333,10 +347,17 @@ def _attribution(cfg: dict, breaks: str) -> dict:
     third, verbs, media = alt("third_persons"), alt("speech_verbs"), alt("speech_media")
     directive = alt("directives") + alt("addressees")
     gap = int(cfg.get("directive_gap", 4))
+    firsts = {str(w)[0] for key in ("third_persons", "speech_media") for w in cfg.get(key, []) if w}
     return {
         "speech": re.compile(
             f"(?:{third}|{media}){clause}{{0,8}}?{verbs}(?P<colon>[：:])?", re.IGNORECASE
         ),
+        # the same flags, so a character matches here exactly when it can open a match
+        "speech_first": re.compile(
+            "[" + "".join(re.escape(c) for c in sorted(firsts)) + "]", re.IGNORECASE
+        )
+        if firsts
+        else re.compile("(?!)"),
         "subject": re.compile(f"{third}(?:{cfg.get('locative', '(?!)')})?{filler}$", re.IGNORECASE),
         "plural": re.compile(alt("plural_after")),
         "directed": re.compile(f"{directive}{clause}{{0,{gap}}}$", re.IGNORECASE),
@@ -349,6 +370,25 @@ def _attribution(cfg: dict, breaks: str) -> dict:
         ),
         "attribution_window": int(cfg.get("window", 12)),
     }
+
+
+def _scan(first: re.Pattern[str], pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, for a pattern whose matches are never empty and
+    always start with a character ``first`` matches (no look-behind, no anchors).
+
+    Why: ``speech`` opens with an alternation of a few dozen words, case-insensitive,
+    so the regex engine cannot skip ahead and tries every alternative at every position
+    (≈ 8 µs on a 70-character post); finding the candidate characters with a one-class
+    search and trying the pattern only there gives the same matches in a third of it."""
+    pos = 0
+    search, match = first.search, pattern.match
+    while (found := search(text, pos)) is not None:
+        m = match(text, found.start())
+        if m is None:
+            pos = found.start() + 1
+        else:
+            yield m
+            pos = max(m.end(), found.start() + 1)
 
 
 def _alternation(words: list[str], template: str) -> re.Pattern[str] | None:

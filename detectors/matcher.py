@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import ahocorasick_rs
+import numpy as np
 
 from detectors.lexicon import CONTEXT_FEATURE, SCHEME_FEATURE, Lexicon
 from detectors.normalize import ASCII_ALNUM, Normalizer
@@ -110,6 +111,15 @@ class Matcher:
                 continue
             out.append(start)
         return out
+
+    def screen_parts(self, text: str, bounds: np.ndarray) -> list[int]:
+        """``screen`` of parts joined by a separator, as the indices of the parts with
+        a hit (``bounds``: where each part starts, plus one past the end)."""
+        starts = self.screen(text)
+        if not starts:
+            return []
+        at = np.searchsorted(bounds, np.array(starts, dtype=np.int64), side="right") - 1
+        return np.unique(at).tolist()
 
     @staticmethod
     def selling(hits: list[Hit]) -> bool:

@@ -32,7 +32,8 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import ahocorasick_rs
 import numpy as np
@@ -46,11 +47,6 @@ from detectors.lexicon import ContextualAlias, PinyinConfig
 # Unicode category lookups (≈ 3x faster on CJK text).
 _JUNK_CLASS = r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"
 _JUNK = re.compile(_JUNK_CLASS + "+")
-_JUNK_TABLE = np.zeros(129, dtype=bool)  # by code point, 128 = any non-ASCII (never junk)
-_ALNUM_TABLE = np.zeros(129, dtype=bool)
-for _c in range(128):
-    _JUNK_TABLE[_c] = re.fullmatch(_JUNK_CLASS, chr(_c)) is not None
-    _ALNUM_TABLE[_c] = chr(_c) in "abcdefghijklmnopqrstuvwxyz0123456789"
 _JUNK_CHARS = frozenset(
     chr(c) for c in (*range(0x00, 0x30), *range(0x3A, 0x41), *range(0x5B, 0x61), *range(0x7B, 0x80))
 )
@@ -165,10 +161,18 @@ class BatchStarts:
 
     __slots__ = ("_folded_at", "_norm_at", "_positions")
 
-    def __init__(self, positions: np.ndarray, folded: list[str], norms: list[str]) -> None:
+    def __init__(
+        self,
+        positions: np.ndarray,
+        folded: list[str],
+        norms: list[str],
+        folded_at: Sequence[int] | None = None,
+        norm_at: Sequence[int] | None = None,
+    ) -> None:
         self._positions = positions
-        self._folded_at = _offsets(map(len, folded))
-        self._norm_at = _offsets(map(len, norms))
+        # where each post starts in the folded and the compact join (plus the end)
+        self._folded_at = _offsets(map(len, folded)) if folded_at is None else folded_at
+        self._norm_at = _offsets(map(len, norms)) if norm_at is None else norm_at
 
     def __getitem__(self, i: int) -> list[int]:
         a, b = self._norm_at[i], self._norm_at[i + 1] - 1
@@ -289,32 +293,32 @@ class Normalizer:
             return [], BatchStarts(np.zeros(0, dtype=np.intp), [], [])
         joined = sep.join(folded)
         codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
-        small = np.minimum(codes, 128)
-        junk = _JUNK_TABLE[small]
-        keep = ~junk
-        if junk.any():
-            alnum = _ALNUM_TABLE[small]
-            size = len(codes)
-            starts_run = np.flatnonzero(junk & ~np.concatenate(([False], junk[:-1])))
-            # the next kept character after each position (size when none)
-            nxt = np.where(keep, np.arange(size), size)
-            nxt = np.minimum.accumulate(nxt[::-1])[::-1]
-            after = nxt[starts_run]
-            gap = (
-                (starts_run > 0)
-                & alnum[np.maximum(starts_run - 1, 0)]
-                & (after < size)
-                & alnum[np.minimum(after, size - 1)]
+        norms, starts, _, _ = _strip_codes(codes, folded, sep)
+        return norms, starts
+
+    def fold_strip_many(self, parts: list[str], texts: int, sep: str) -> BatchView | None:
+        """``fold_many`` of every part and ``strip_many`` of the first ``texts`` parts,
+        fused: the batch is joined, encoded and looked up once, and the folded join
+        (with its code points, for the contact pre-check) is kept for the caller. None
+        when ``sep`` occurs inside a part (it cannot cut the batch back then)."""
+        if not parts:
+            raise ValueError("fold_strip_many needs at least one part")
+        joined = sep.join(parts)
+        if joined.count(sep) != len(parts) - 1:
+            return None
+        bounds = np.fromiter(_offsets(map(len, parts)), np.int64, len(parts) + 1)
+        codes = self._codes[np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)]
+        codes[bounds[1:-1] - 1] = ord(sep)  # the separator folds to a space: put it back
+        folded_joined = codes.tobytes().decode("utf-32-le", "surrogatepass")
+        folded = folded_joined.split(sep)
+        if texts:
+            norms, starts, compact, norm_at = _strip_codes(
+                codes[: bounds[texts] - 1], folded[:texts], sep, bounds
             )
-            kept_gaps = starts_run[gap]
-            if len(kept_gaps):
-                keep[kept_gaps] = True
-                codes = codes.copy()
-                codes[kept_gaps] = 32
-        positions = np.flatnonzero(keep)
-        compact = codes[positions].tobytes().decode("utf-32-le", "surrogatepass")
-        norms = compact.split(sep)
-        return norms, BatchStarts(positions, folded, norms)
+        else:
+            norms, starts, compact = [], BatchStarts(np.zeros(0, dtype=np.intp), [], []), ""
+            norm_at = np.zeros(1, dtype=np.int64)
+        return BatchView(folded, folded_joined, codes, bounds, norms, compact, norm_at, starts)
 
     def normalize_many(self, texts: list[str]) -> list[NormText]:
         """``normalize`` for a batch (see :meth:`fold_many`): same result, post by post."""
@@ -374,6 +378,65 @@ class Normalizer:
         if " " in joined:  # "zx xf" → "征信 修复": the space no longer separates ASCII words
             joined, new_starts, ends = _drop_loose_spaces(joined, new_starts, ends)
         return NormText(nt.original, nt.folded, joined, new_starts, ends)
+
+
+class BatchView(NamedTuple):
+    """What ``Normalizer.fold_strip_many`` computed for a batch of parts."""
+
+    folded: list[str]  # every part, folded
+    folded_joined: str  # the folded parts joined by the separator
+    codes: np.ndarray  # its code points
+    bounds: np.ndarray  # where each part starts in the join, plus one past the end
+    norms: list[str]  # the texts' compact forms
+    compact: str  # the norms joined by the separator
+    norm_bounds: np.ndarray  # where each norm starts in ``compact``, plus one past the end
+    starts: BatchStarts  # each text's ``starts`` map, cut out on demand
+
+
+def _strip_codes(
+    codes: np.ndarray, folded: list[str], sep: str, folded_at: np.ndarray | None = None
+) -> tuple[list[str], BatchStarts, str, np.ndarray]:
+    """``strip_many`` on the code points of the folded posts joined by ``sep``; also
+    returns the compact forms joined by ``sep`` and where each starts in that join
+    (plus one past the end). ``folded_at``: where each post starts in ``codes``, when
+    the caller has it.
+
+    Junk is found with range comparisons (SIMD in numpy) rather than a table lookup, and
+    a junk run is kept as one space when the characters just before its first and just
+    after its last character are ASCII letters or digits."""
+    c = codes
+    junk = (c <= 0x2F) | ((c >= 0x3A) & (c <= 0x40)) | ((c >= 0x5B) & (c <= 0x60))
+    junk |= (c >= 0x7B) & (c <= 0x7F)
+    keep = ~junk
+    size = len(c)
+    if size and junk.any():
+        edge = np.zeros(size + 1, dtype=bool)
+        np.not_equal(junk[1:], junk[:-1], out=edge[1:-1])
+        edge[0], edge[-1] = junk[0], junk[-1]
+        # the runs' first characters and the characters just after them, in pairs
+        bounds = np.flatnonzero(edge)
+        first, after = bounds[0::2], bounds[1::2]
+        inner = (first > 0) & (after < size)
+        first, after = first[inner], after[inner]
+        if len(first):
+            before, next_ = c[first - 1], c[after]
+            gap = _alnum(before) & _alnum(next_)
+            kept_gaps = first[gap]
+            if len(kept_gaps):
+                keep[kept_gaps] = True
+                c = c.copy()
+                c[kept_gaps] = 32
+    positions = np.flatnonzero(keep)
+    kept = c[positions]
+    compact = kept.tobytes().decode("utf-32-le", "surrogatepass")
+    norms = compact.split(sep)
+    norm_at = np.concatenate(([0], np.flatnonzero(kept == ord(sep)) + 1, [len(kept) + 1]))
+    return norms, BatchStarts(positions, folded, norms, folded_at, norm_at), compact, norm_at
+
+
+def _alnum(c: np.ndarray) -> np.ndarray:
+    """ASCII lower-case letters and digits (what survives folding of ``[A-Za-z0-9]``)."""
+    return ((c >= 0x30) & (c <= 0x39)) | ((c >= 0x61) & (c <= 0x7A))
 
 
 _plus_one = (1).__add__  # a C-level "s + 1" for map(): no Python frame per character

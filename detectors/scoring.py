@@ -11,6 +11,7 @@ so an analyst can read exactly why a post scored what it did.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 
 from detectors.contacts import describe
@@ -20,6 +21,8 @@ from pipeline.models import CATEGORIES, Contact, Evidence
 SHIELD_KINDS = frozenset({"wechat", "qq", "phone"})
 CONTACT_LABEL_ZH = "私下联系方式"
 BIO_LABEL_ZH = "简介联系方式"
+_NONE: frozenset[str] = frozenset()
+_WEIGHT = operator.attrgetter("weight")
 
 
 @dataclass(slots=True)
@@ -75,9 +78,8 @@ class Scorer:
         self._negative_names = tuple(f.name for f in self._negative)
         self._caps = {name: f.cap for name, f in self._families.items()}
         self._family_labels = {name: f.label_zh for name, f in self._families.items()}
-        self._category_labels = [
-            (c, self._categories[c].label_zh) for c in CATEGORIES if c in self._categories
-        ]
+        self._category_order = tuple(c for c in CATEGORIES if c in self._categories)
+        self._category_label = {c: self._categories[c].label_zh for c in self._category_order}.get
         self._shield_set = frozenset(self._shield_families)
         self._channel_set = frozenset(self._channel_families)
         self._scheme_set = frozenset(self._scheme_families)
@@ -125,19 +127,25 @@ class Scorer:
             elif ev.feature == SCHEME_FEATURE or ev.feature in self._scheme_set:
                 bio_sells = True
 
+        # (C-level map / filter over the small dicts and tuples below rather than
+        # comprehensions: each comprehension is a Python call in 3.11, and this runs for
+        # every post that sells something; the sums add in the same order as before)
         logit = self.bias
         if bio_sells and not by_category:
             logit += self._bio_scheme
         if by_category:
-            logit += max(ev.weight for evs in by_category.values() for ev in evs.values())
+            logit += max([max(map(_WEIGHT, evs.values())) for evs in by_category.values()])
         caps = self._caps
-        present = [name for name in self._positive_names if name in by_family]
+        present = list(filter(by_family.__contains__, self._positive_names)) if by_family else []
         for name in present:
-            logit += min(caps[name], sum(e.weight for e in by_family[name].values()))
+            logit += min(caps[name], sum(map(_WEIGHT, by_family[name].values())))
 
         contacts = s.contacts
-        shield = {c.canonical for c in contacts if c.kind in SHIELD_KINDS}
-        links = {c.canonical for c in contacts if c.kind not in SHIELD_KINDS}
+        if contacts:
+            shield = {c.canonical for c in contacts if c.kind in SHIELD_KINDS}
+            links = {c.canonical for c in contacts if c.kind not in SHIELD_KINDS}
+        else:
+            shield = links = _NONE
         if shield:
             logit += min(self._c_cap, self._c_first + self._c_extra * (len(shield) - 1))
         if links:
@@ -155,10 +163,10 @@ class Scorer:
             or bool(s.bio_contacts)
             or not found.isdisjoint(self._channel_set)
         )
-        negatives = [name for name in self._negative_names if name in by_family]
+        negatives = list(filter(by_family.__contains__, self._negative_names)) if by_family else []
         for name in negatives:
             if not text_channel or name in self._unshielded:
-                total = sum(abs(e.weight) for e in by_family[name].values())
+                total = sum(map(abs, map(_WEIGHT, by_family[name].values())))
                 logit -= min(caps[name], total)
 
         sells = (
@@ -179,12 +187,14 @@ class Scorer:
         flagged = score >= self.threshold
         # a flagged post also takes the categories of the domain it is about
         shown = named | domains if flagged else named
-        categories = [c for c in CATEGORIES if c in shown]
+        categories = list(filter(shown.__contains__, CATEGORIES))
 
         reasons: list[str] = []
         family_labels = self._family_labels
-        labels = [label for c, label in self._category_labels if c in by_category]
-        labels += [family_labels[f] for f in present]
+        labels = list(
+            map(self._category_label, filter(by_category.__contains__, self._category_order))
+        )
+        labels += map(family_labels.__getitem__, present)
         examples = _examples(by_category, by_family, present)
         if shield or links:
             labels.append(CONTACT_LABEL_ZH)
