@@ -2,38 +2,61 @@
 
 For each worker count (default 1 and 2) a fresh tansu broker and a fresh osmem server
 are started on loopback, the workers are started and given time to join, then N posts
-(generated from the bundled sample feed, as the integration test does) are published the
-way ``radar collect`` publishes them. The clock runs from the first send to the moment
-the index holds all N posts; every second the consumer group's lag (end offsets minus
-committed offsets of ``radar.posts.raw``) and the indexed count are sampled.
+are published the way ``radar collect`` publishes them. The clock runs from the first
+send to the moment the store holds all N posts; every second the consumer group's lag
+(end offsets minus committed offsets of ``radar.posts.raw``) and the indexed count are
+sampled, and the workers' CPU time is read, so the figure a worker would reach with a
+store that keeps up (posts per worker CPU-second) is reported next to the wall clock.
 
-Baseline in the same run, on its own broker: the same N messages (same bytes, same keys)
-produced with aiokafka (acks=all) and consumed back with ``getmany``.
+The posts (``--stream``): ``mix`` (default) is bench/detect.py's realistic mix, about one
+post in ten with scheme vocabulary; ``feed`` repeats the bundled sample feed, where
+nearly every post quotes scheme vocabulary (the detector's slow path), as the
+integration test does.
+
+Baselines in the same run: the same N messages (same bytes, same keys) produced with
+aiokafka (acks=all) and consumed back with ``getmany``; the same messages through a faust
+agent that only counts them (bench/faust_baseline.py: same settings and batches as the
+worker), which is what faust itself costs per message here; and the stages and the
+stores alone, in process.
 
     python bench/stream.py [--posts 20000] [--workers 1 2] [--stores elasticsearch sqlite]
+                           [--stream mix|feed]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
+import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration"), str(ROOT / "bench")]
 
-from scaleout_support import Tansu, Worker, generate_posts, start_osmem, write_config  # noqa: E402
+from detect import make_posts  # noqa: E402
+from scaleout_support import (  # noqa: E402
+    Tansu,
+    Worker,
+    generate_posts,
+    start_osmem,
+    stop_process,
+    write_config,
+)
 
 from detectors import Detector  # noqa: E402
 from pipeline.faust_app import post_key_of  # noqa: E402
 from pipeline.kafka_settings import POSTS_TOPIC  # noqa: E402
+from pipeline.models import Post  # noqa: E402
 from pipeline.publisher import publish_posts  # noqa: E402
 from pipeline.stages import fold_accounts, score_posts  # noqa: E402
 from pipeline.store.base import Store  # noqa: E402
@@ -52,6 +75,34 @@ async def _create_topic(bootstrap: str, topic: str) -> None:
         await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
     finally:
         await admin.close()
+
+
+def mixed_posts(count: int, accounts: int) -> list[Post]:
+    """bench/detect.py's realistic mix as posts of ``accounts`` authors over 3 months."""
+    t0 = datetime(2026, 8, 1, tzinfo=UTC)
+    return [
+        Post(
+            platform=("weibo", "douyin", "xiaohongshu")[i % 3],
+            post_id=f"mix-{i:07d}",
+            text=text,
+            source="bench",
+            author_id=f"acct-{i % accounts:05d}",
+            author_name=f"用户{i % accounts}",
+            author_bio=bio,
+            created_at=t0 + timedelta(minutes=7 * i),
+            collected_at=t0 + timedelta(days=100),
+        )
+        for i, (text, bio) in enumerate(make_posts(count))
+    ]
+
+
+def _cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU time of these processes (all their threads) so far."""
+    total = 0.0
+    for process in processes:
+        times = psutil.Process(process.pid).cpu_times()
+        total += times.user + times.system
+    return total
 
 
 async def baseline(posts: list, workdir: Path) -> tuple[float, float]:
@@ -87,9 +138,9 @@ async def baseline(posts: list, workdir: Path) -> tuple[float, float]:
     return produce, consume
 
 
-async def stages_alone(posts: list) -> tuple[float, float]:
+async def stages_alone(posts: list, workdir: Path) -> tuple[float, float, float]:
     """What one worker's batch costs without Kafka: (detect + fold posts/s in process,
-    ``ElasticsearchStore.write_batch`` posts/s on a fresh osmem)."""
+    ``ElasticsearchStore.write_batch`` posts/s on a fresh osmem, ``SqliteStore``'s)."""
     detector = Detector()
     batches = [posts[i : i + 500] for i in range(0, len(posts), 500)]
     started = time.perf_counter()
@@ -111,7 +162,64 @@ async def stages_alone(posts: list) -> tuple[float, float]:
     finally:
         await store.close()
         osmem.close()
-    return detect, write
+    sqlite = SqliteStore(workdir / "stages-alone.sqlite3")
+    await sqlite.open()
+    try:
+        started = time.perf_counter()
+        for batch in scored:
+            await sqlite.write_batch(batch, list(fold_accounts(batch, {}).values()))
+        write_sqlite = len(posts) / (time.perf_counter() - started)
+    finally:
+        await sqlite.close()
+    return detect, write, write_sqlite
+
+
+async def faust_alone(posts: list, workdir: Path) -> tuple[float, float]:
+    """A faust agent that only counts (bench/faust_baseline.py), 1 worker: (posts/s wall
+    clock from the first send, posts per CPU-second of that worker)."""
+    run = workdir / "faust-baseline"
+    run.mkdir()
+    tansu = Tansu.start(run / "tansu.log")
+    config = write_config(
+        run / "radar.toml", tansu.bootstrap, "http://127.0.0.1:9", partitions=PARTITIONS
+    )
+    count_file = run / "count"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
+    env["RADAR_DATA_DIR"] = str(run / "data")
+    with (run / "worker.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "faust_baseline.py"),
+                str(config),
+                str(count_file),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        await _create_topic(tansu.bootstrap, POSTS_TOPIC)
+        await asyncio.sleep(15.0)  # join the group (no "Worker ready" line at WARNING)
+        producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        cpu_before = _cpu_seconds([process])
+        started = time.perf_counter()
+        await publish_posts(producer, posts)
+        await producer.stop()
+        seen = 0
+        while seen < len(posts):
+            await asyncio.sleep(0.2)
+            text = count_file.read_text("utf-8") if count_file.exists() else "0"
+            seen = int(text or 0)
+            if time.perf_counter() - started > 600:
+                raise TimeoutError(f"faust baseline saw only {seen} posts")
+        elapsed = time.perf_counter() - started
+        cpu = _cpu_seconds([process]) - cpu_before
+    finally:
+        stop_process(process)
+        tansu.stop()
+    return len(posts) / elapsed, len(posts) / cpu
 
 
 async def _lag(consumer: AIOKafkaConsumer) -> int | None:
@@ -138,8 +246,9 @@ async def _wait_ready(workers: list[Worker], timeout: float = 120.0) -> None:
 
 async def pipeline(
     posts: list, n_workers: int, workdir: Path, store_kind: str = "elasticsearch"
-) -> tuple[float, list[tuple]]:
-    """End-to-end posts/s with ``n_workers`` workers, and (t, indexed, lag) samples.
+) -> tuple[float, float, list[tuple]]:
+    """End-to-end posts/s with ``n_workers`` workers, posts per worker CPU-second, and
+    (t, indexed, lag) samples.
 
     ``store_kind = "sqlite"`` swaps osmem for the workers' shared SQLite file: the same
     pipeline with a faster store, to show what the worker itself costs."""
@@ -183,6 +292,8 @@ async def pipeline(
         await offsets.start()
         producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks="all", linger_ms=5)
         await producer.start()
+        processes = [w.process for w in workers if w.process is not None]
+        cpu_before = _cpu_seconds(processes)
         started = time.perf_counter()
         await publish_posts(producer, posts)
         await producer.stop()
@@ -196,6 +307,7 @@ async def pipeline(
             if time.perf_counter() - started > 900:
                 raise TimeoutError(f"only {indexed} indexed after 15 minutes")
         elapsed = time.perf_counter() - started
+        cpu = _cpu_seconds(processes) - cpu_before
         print(f"  produced in {produced_in:.1f}s; all indexed after {elapsed:.1f}s")
     finally:
         for worker in workers:
@@ -204,7 +316,7 @@ async def pipeline(
         await store.close()
         osmem.close()
         tansu.stop()
-    return len(posts) / elapsed, samples
+    return len(posts) / elapsed, len(posts) / cpu, samples
 
 
 async def main() -> None:
@@ -214,19 +326,35 @@ async def main() -> None:
     parser.add_argument(
         "--stores", nargs="+", default=["elasticsearch", "sqlite"], help="store per run"
     )
+    parser.add_argument("--stream", choices=["mix", "feed"], default="mix")
     args = parser.parse_args()
-    posts = generate_posts(args.posts, max(args.posts // 10, 1))
+    accounts = max(args.posts // 10, 1)
+    if args.stream == "mix":
+        posts = mixed_posts(args.posts, accounts)
+    else:
+        posts = generate_posts(args.posts, accounts)
     with tempfile.TemporaryDirectory(prefix="radar-bench-stream-") as tmp:
         workdir = Path(tmp)
         produce, consume = await baseline(posts, workdir)
         print(f"baseline aiokafka: produce {produce:,.0f} msg/s, consume {consume:,.0f} msg/s")
-        detect, write = await stages_alone(posts)
-        print(f"stages alone: detect+fold {detect:,.0f} posts/s, ES write_batch {write:,.0f}/s")
+        wall, per_cpu = await faust_alone(posts, workdir)
+        print(
+            f"baseline faust agent (count only), 1 worker: {wall:,.0f} posts/s, "
+            f"{per_cpu:,.0f} posts per CPU-second"
+        )
+        detect, write, write_sqlite = await stages_alone(posts, workdir)
+        print(
+            f"stages alone: detect+fold {detect:,.0f} posts/s, ES write_batch {write:,.0f}/s,"
+            f" SQLite write_batch {write_sqlite:,.0f}/s"
+        )
         runs = [(kind, n) for kind in args.stores for n in args.workers]
         for kind, n in runs:
             print(f"pipeline → {kind}, {n} worker(s), {args.posts:,} posts:")
-            rate, samples = await pipeline(posts, n, workdir, kind)
-            print(f"  end to end {rate:,.0f} posts/s ({rate / n:,.0f} per worker)")
+            rate, per_cpu, samples = await pipeline(posts, n, workdir, kind)
+            print(
+                f"  end to end {rate:,.0f} posts/s ({rate / n:,.0f} per worker); "
+                f"{per_cpu:,.0f} posts per worker CPU-second"
+            )
             print("  t(s)  indexed  lag")
             step = max(len(samples) // 12, 1)
             for t, indexed, lag in samples[::step] + samples[-1:]:
