@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import msgspec
+
 from pipeline.models import Alert, AlertStatus
 
 if TYPE_CHECKING:
@@ -83,6 +85,21 @@ def slot_of(alert: Alert) -> str:
 
 def alert_id(alert: Alert, seq: int) -> str:
     return f"{slot_of(alert)}#{seq}"
+
+
+def fresh_alert(alert: Alert, seq: int, now: datetime) -> Alert:
+    """The ``seq``-th alert of its slot as recorded now: pending, never tried. The
+    re-alert window runs from when it was recorded, not from when the rule fired."""
+    return msgspec.structs.replace(
+        alert,
+        id=alert_id(alert, seq),
+        created_at=now,
+        status=AlertStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_error=None,
+        sent_at=None,
+    )
 
 
 def still_quiet(alert: Alert, newest_created: datetime | None, now: datetime) -> bool:

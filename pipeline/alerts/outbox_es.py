@@ -24,8 +24,8 @@ from elasticsearch import AsyncElasticsearch, BadRequestError, ConflictError, No
 
 from pipeline.alerts.outbox import (
     DEFAULT_LEASE_SECONDS,
-    alert_id,
     empty_counts,
+    fresh_alert,
     short_error,
     slot_of,
     still_quiet,
@@ -123,16 +123,7 @@ class ElasticsearchOutbox:
                 seq, created = newest.get(slot, (0, None))
                 if still_quiet(alert, created, now):
                     continue
-                fresh = msgspec.structs.replace(
-                    alert,
-                    id=alert_id(alert, seq + 1),
-                    created_at=now,  # the window runs from when it was recorded
-                    status=AlertStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    last_error=None,
-                    sent_at=None,
-                )
+                fresh = fresh_alert(alert, seq + 1, now)
                 newest[slot] = (seq + 1, now)  # the same slot twice in one call
                 pending.append((fresh, seq + 1))
             if not pending:

@@ -24,8 +24,8 @@ import msgspec
 
 from pipeline.alerts.outbox import (
     DEFAULT_LEASE_SECONDS,
-    alert_id,
     empty_counts,
+    fresh_alert,
     short_error,
     still_quiet,
     utc,
@@ -140,16 +140,7 @@ class SqliteOutbox:
                 if newest is not None and still_quiet(alert, parse(newest[1]), now):
                     continue
                 seq = 1 if newest is None else int(newest[0]) + 1
-                fresh = msgspec.structs.replace(
-                    alert,
-                    id=alert_id(alert, seq),
-                    created_at=now,  # the window runs from when it was recorded
-                    status=AlertStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    last_error=None,
-                    sent_at=None,
-                )
+                fresh = fresh_alert(alert, seq, now)
                 con.execute(
                     "INSERT INTO alerts (id, dedupe_key, channel, seq, rule, account_key,"
                     " created_at, status, attempts, next_attempt_at, data)"
