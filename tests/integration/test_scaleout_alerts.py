@@ -19,14 +19,21 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from scaleout_support import ROOT, Tansu, Worker, generate_posts, start_osmem, write_config
+from aiokafka import AIOKafkaConsumer
+from scaleout_support import (
+    ROOT,
+    Tansu,
+    Worker,
+    create_topic,
+    generate_posts,
+    produce,
+    start_osmem,
+    write_config,
+)
 
 from detectors import Detector
-from pipeline.kafka_settings import ALERTS_TOPIC, POSTS_TOPIC
+from pipeline.kafka_settings import ALERTS_TOPIC
 from pipeline.models import Review, ReviewStatus, account_review_target
-from pipeline.publisher import publish_posts
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store.elasticsearch import ElasticsearchStore
 from pipeline.store.es_settings import ElasticsearchSettings
@@ -102,16 +109,10 @@ async def test_workers_alert_once_per_account_and_takedown_reads_their_store(
         fh.write(_alert_config(free_port))
     workers = [Worker(config, tmp_path / f"worker-{i}.log") for i in range(2)]
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=tansu.bootstrap)
-        await admin.start()
-        await admin.create_topics([NewTopic(POSTS_TOPIC, PARTITIONS, 1)])
-        await admin.close()
+        await create_topic(tansu.bootstrap, PARTITIONS)
         for worker in workers:
             worker.start()
-        producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks="all")
-        await producer.start()
-        await publish_posts(producer, posts)
-        await producer.stop()
+        await produce(tansu.bootstrap, posts)
 
         await probe.open()
         deadline = time.monotonic() + 200
