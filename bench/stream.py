@@ -38,7 +38,6 @@ from pathlib import Path
 import msgspec
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration"), str(ROOT / "bench")]
@@ -47,6 +46,7 @@ from detect import make_posts  # noqa: E402
 from scaleout_support import (  # noqa: E402
     Tansu,
     Worker,
+    create_topic,
     generate_posts,
     start_osmem,
     stop_process,
@@ -66,15 +66,6 @@ from pipeline.store.sqlite import SqliteStore  # noqa: E402
 
 PARTITIONS = 4
 GROUP = "radar"
-
-
-async def _create_topic(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
 
 
 def mixed_posts(count: int, accounts: int) -> list[Post]:
@@ -111,7 +102,7 @@ async def baseline(posts: list, workdir: Path) -> tuple[float, float]:
     encoder = msgspec.json.Encoder()
     messages = [(post_key_of(p).encode(), encoder.encode(p)) for p in posts]
     try:
-        await _create_topic(tansu.bootstrap, "bench.raw")
+        await create_topic(tansu.bootstrap, PARTITIONS, "bench.raw")
         producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks="all", linger_ms=5)
         await producer.start()
         started = time.perf_counter()
@@ -138,40 +129,38 @@ async def baseline(posts: list, workdir: Path) -> tuple[float, float]:
     return produce, consume
 
 
+async def _write_rate(store: Store, batches: list[tuple[list, list]], count: int) -> float:
+    """``store.write_batch`` posts/s over pre-scored batches (opened and closed here)."""
+    await store.open()
+    try:
+        started = time.perf_counter()
+        for scored, accounts in batches:
+            await store.write_batch(scored, accounts)
+        return count / (time.perf_counter() - started)
+    finally:
+        await store.close()
+
+
 async def stages_alone(posts: list, workdir: Path) -> tuple[float, float, float]:
     """What one worker's batch costs without Kafka: (detect + fold posts/s in process,
     ``ElasticsearchStore.write_batch`` posts/s on a fresh osmem, ``SqliteStore``'s)."""
     detector = Detector()
-    batches = [posts[i : i + 500] for i in range(0, len(posts), 500)]
     started = time.perf_counter()
-    scored = []
-    for batch in batches:
-        scored.append(score_posts(detector, batch))
-        fold_accounts(scored[-1], {})
+    batches = []
+    for i in range(0, len(posts), 500):
+        scored = score_posts(detector, posts[i : i + 500])
+        batches.append((scored, list(fold_accounts(scored, {}).values())))
     detect = len(posts) / (time.perf_counter() - started)
     osmem = start_osmem()
-    store = ElasticsearchStore(
-        ElasticsearchSettings(hosts=[osmem.url], compat="opensearch", request_timeout=30.0)
-    )
     try:
-        await store.open()
-        started = time.perf_counter()
-        for batch in scored:
-            await store.write_batch(batch, list(fold_accounts(batch, {}).values()))
-        write = len(posts) / (time.perf_counter() - started)
+        settings = ElasticsearchSettings(
+            hosts=[osmem.url], compat="opensearch", request_timeout=30.0
+        )
+        write = await _write_rate(ElasticsearchStore(settings), batches, len(posts))
     finally:
-        await store.close()
         osmem.close()
     sqlite = SqliteStore(workdir / "stages-alone.sqlite3")
-    await sqlite.open()
-    try:
-        started = time.perf_counter()
-        for batch in scored:
-            await sqlite.write_batch(batch, list(fold_accounts(batch, {}).values()))
-        write_sqlite = len(posts) / (time.perf_counter() - started)
-    finally:
-        await sqlite.close()
-    return detect, write, write_sqlite
+    return detect, write, await _write_rate(sqlite, batches, len(posts))
 
 
 async def faust_alone(posts: list, workdir: Path) -> tuple[float, float]:
@@ -199,7 +188,7 @@ async def faust_alone(posts: list, workdir: Path) -> tuple[float, float]:
             env=env,
         )
     try:
-        await _create_topic(tansu.bootstrap, POSTS_TOPIC)
+        await create_topic(tansu.bootstrap, PARTITIONS)
         await asyncio.sleep(15.0)  # join the group (no "Worker ready" line at WARNING)
         producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks="all", linger_ms=5)
         await producer.start()
@@ -283,7 +272,7 @@ async def pipeline(
     offsets = AIOKafkaConsumer(bootstrap_servers=tansu.bootstrap, group_id=GROUP)
     samples: list[tuple] = []
     try:
-        await _create_topic(tansu.bootstrap, POSTS_TOPIC)
+        await create_topic(tansu.bootstrap, PARTITIONS)
         for worker in workers:
             worker.start()
         await _wait_ready(workers)
