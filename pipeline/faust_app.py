@@ -39,7 +39,7 @@ from faust.serializers.codecs import Codec
 from detectors import Detector
 from pipeline.alerts.service import AlertService, build_alerts
 from pipeline.config import Settings
-from pipeline.faust_table import BatchChangelogTable
+from pipeline.faust_table import BatchChangelogTable, produce_all
 from pipeline.kafka_settings import (
     ACCOUNTS_TOPIC,
     ALERTS_TOPIC,
@@ -173,7 +173,7 @@ class BatchProcessor:
         leases what each sender claims, so no alert goes out twice."""
         if self.alerts is None:
             return
-        await self._retry("opening the alert outbox", _nothing)
+        await self._retry("opening the store and the alert outbox", self.ensure_open)
         await self.alerts.run(self._stop)
 
     async def close(self) -> None:
@@ -184,10 +184,6 @@ class BatchProcessor:
         if self._store_open:
             await self.store.close()
             self._store_open = False
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _alert_key(alert: Alert) -> str:
@@ -289,12 +285,8 @@ def build_app(
 
     async def publish(topic: str, items: list[tuple[str, msgspec.Struct]]) -> None:
         await out[topic].maybe_declare()  # once per topic; faust's send path did this
-        send = app.producer.send  # the driver's send: straight into aiokafka's batches
-        pending = [
-            await send(topic, key.encode(), encoder.encode(value), None, None, None)
-            for key, value in items
-        ]
-        await asyncio.gather(*pending)  # delivered (acks=all) before the batch is acked
+        records = [(key.encode(), encoder.encode(value), None) for key, value in items]
+        await produce_all(app, topic, records)  # acks=all before the batch is acked
 
     store = store or open_store(settings)
     processor = BatchProcessor(

@@ -20,6 +20,17 @@ import faust
 import msgspec
 
 
+async def produce_all(
+    app: faust.App, topic: str, records: list[tuple[bytes, bytes, int | None]]
+) -> list[Any]:
+    """Send ``(key, value, partition)`` records through the driver's producer (straight
+    into aiokafka's batches, no faust buffer) and wait until the broker has them all;
+    their ``RecordMetadata`` in order. ``partition`` None: the key's partition."""
+    send = app.producer.send
+    futures = [await send(topic, key, value, part, None, None) for key, value, part in records]
+    return list(await asyncio.gather(*futures))
+
+
 class BatchChangelogTable(faust.Table):
     """``faust.Table`` with a per-batch changelog; keys are ``str``, values one msgspec
     Struct type encoded as JSON (the worker's account state)."""
@@ -51,22 +62,13 @@ class BatchChangelogTable(faust.Table):
         pending = self._pending.pop(partition, [])
         if not pending:
             return
-        topic = self.changelog_topic.get_topic_name()
-        send = self.app.producer.send
         encode = self._encoder.encode
+        records = [(key.encode(), encode(value), partition) for key, value in pending]
         try:
-            futures = [
-                await send(topic, key.encode(), encode(value), partition, None, None)
-                for key, value in pending
-            ]
-            sent = await asyncio.gather(*futures)
+            sent = await produce_all(self.app, self.changelog_topic.get_topic_name(), records)
         except BaseException:
             # resent by the next flush (records are upserts, order kept)
             self._pending[partition] = pending + self._pending.get(partition, [])
             raise
-        newest: dict[Any, int] = {}
-        for meta in sent:
-            tp = meta.topic_partition
-            newest[tp] = max(newest.get(tp, -1), meta.offset)
-        for tp, offset in newest.items():
-            self.data.set_persisted_offset(tp, offset)
+        newest = max(sent, key=lambda meta: meta.offset)  # all in this one partition
+        self.data.set_persisted_offset(newest.topic_partition, newest.offset)
