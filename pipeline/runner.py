@@ -323,7 +323,7 @@ class Runner:
                 items.pop()
             fresh = [i for i in items if isinstance(i, Post) and self._deduper.is_new(i)]
             self.counters.duplicates += sum(isinstance(i, Post) for i in items) - len(fresh)
-            scored = iter(score_posts(self.detector, fresh) if fresh else ())
+            scored = iter(score_posts(self.detector, fresh))
             self.counters.scored += len(fresh)
             for item in items:
                 if isinstance(item, Post):
