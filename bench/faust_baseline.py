@@ -1,9 +1,10 @@
 """Baseline for bench/stream.py: a faust agent that does nothing with the posts.
 
 Consumes ``radar.posts.raw`` exactly as the radar worker does (same faust settings, the
-same ``take_events`` batches, isolated partitions, the same record decoding) and only
-counts, so the difference between it and ``radar worker`` is what detection, the account
-table, the verdicts and the store cost. Writes the running count to ``COUNT_FILE``.
+same ``take_events`` batches, isolated partitions, the same decoding of posts and post
+bundles) and only counts the posts, so the difference between it and ``radar worker`` is
+what detection, the account table, the verdicts and the store cost. Writes the running
+count to ``COUNT_FILE``.
 
     python bench/faust_baseline.py CONFIG COUNT_FILE
 """
@@ -22,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 import faust  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
-from pipeline.faust_app import StructCodec, _faust_app  # noqa: E402
+from pipeline.faust_app import _faust_app  # noqa: E402
 from pipeline.kafka_settings import POSTS_TOPIC  # noqa: E402
-from pipeline.models import Post  # noqa: E402
+from pipeline.post_bundles import decode_messages  # noqa: E402
 
 
 def main() -> None:
@@ -37,7 +38,7 @@ def main() -> None:
     posts = app.topic(
         POSTS_TOPIC,
         key_type=str,
-        value_serializer=StructCodec(Post),
+        value_serializer="raw",
         partitions=kafka.partitions,
         replicas=kafka.replication,
     )
@@ -47,7 +48,8 @@ def main() -> None:
     async def count(stream: Any) -> None:
         nonlocal seen
         async for events in stream.take_events(kafka.batch_size, kafka.batch_timeout_seconds):
-            seen += len(events)
+            decoded = decode_messages(((e.value, "") for e in events), POSTS_TOPIC)
+            seen += len(decoded.posts)
             count_file.write_text(str(seen), encoding="utf-8")
 
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False)

@@ -54,9 +54,9 @@ from scaleout_support import (  # noqa: E402
 )
 
 from detectors import Detector  # noqa: E402
-from pipeline.faust_app import post_key_of  # noqa: E402
 from pipeline.kafka_settings import POSTS_TOPIC  # noqa: E402
 from pipeline.models import Post  # noqa: E402
+from pipeline.post_bundles import post_key_of  # noqa: E402
 from pipeline.publisher import publish_posts  # noqa: E402
 from pipeline.stages import fold_accounts, score_posts  # noqa: E402
 from pipeline.store.base import Store  # noqa: E402

@@ -20,7 +20,10 @@ posts, which is what the table needs, since faust files a table write under the 
 of the event being processed.
 
 Records: the messages are the schema's own msgspec Structs (``Post``, ``ScoredPost``,
-``AccountRisk``, ``Alert``) carried as JSON; the schema stays in one place.
+``AccountRisk``, ``Alert``) carried as JSON; the schema stays in one place. Posts and
+verdicts travel in bundles (a JSON array of one partition's records,
+:mod:`pipeline.post_bundles`), because faust's fixed cost per message was most of a
+worker's time; the account changelog stays one record per key (compaction needs it).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from faust.serializers.codecs import Codec
 from detectors import Detector
 from pipeline.alerts.service import AlertService, build_alerts
 from pipeline.config import Settings
-from pipeline.faust_table import BatchChangelogTable, produce_all
+from pipeline.faust_table import BatchChangelogTable, produce_all, topic_partitions
 from pipeline.kafka_settings import (
     ACCOUNTS_TOPIC,
     ALERTS_TOPIC,
@@ -48,6 +51,7 @@ from pipeline.kafka_settings import (
     KafkaSettings,
 )
 from pipeline.models import AccountRisk, Alert, Post, ScoredPost
+from pipeline.post_bundles import Decoded, bundle, decode_messages, post_key_of
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store.base import Store
 from pipeline.store.factory import open_store
@@ -55,7 +59,7 @@ from pipeline.store.factory import open_store
 log = logging.getLogger("radar.worker")
 _T = TypeVar("_T")
 
-__all__ = ["BatchProcessor", "RadarApp", "StructCodec", "build_app", "open_store", "post_key_of"]
+__all__ = ["BatchProcessor", "RadarApp", "StructCodec", "build_app", "open_store"]
 
 
 class StructCodec(Codec):
@@ -73,12 +77,6 @@ class StructCodec(Codec):
         return self._decoder.decode(s)
 
 
-def post_key_of(post: Post) -> str:
-    """The Kafka key of a post: its account key, so an account's posts share a partition
-    and stay in order (a post without author falls back to its own key)."""
-    return post.account_key or post.key
-
-
 @dataclass
 class Counters:
     batches: int = 0
@@ -86,6 +84,7 @@ class Counters:
     flagged: int = 0
     store_errors: int = 0
     alerts: int = 0
+    rejects: int = 0
 
 
 @dataclass
@@ -115,6 +114,19 @@ class BatchProcessor:
     _store_open: bool = False
     _alerts_open: bool = False
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def process_messages(self, decoded: Decoded) -> None:
+        """One take of messages: their posts ``batch_size`` at a time (a take of bundles
+        holds many more posts than messages), and the messages that held no post recorded
+        as rejects, all before the take may be acked."""
+        if decoded.rejects:
+            rejects = decoded.rejects
+            log.warning("%d message(s) on %s were not posts", len(rejects), POSTS_TOPIC)
+            await self._retry("reject record", lambda: self.store.record_rejects(rejects))
+            self.counters.rejects += len(rejects)
+        size = self.kafka.batch_size
+        for start in range(0, len(decoded.posts), size):
+            await self.process(decoded.posts[start : start + size])
 
     async def process(self, posts: Sequence[Post]) -> None:
         scored = score_posts(self.detector, posts)
@@ -248,9 +260,9 @@ def build_app(
     kafka = settings.stream.kafka
     app = _faust_app(settings)
     topic_options = {"partitions": kafka.partitions, "replicas": kafka.replication}
-    posts = app.topic(
-        POSTS_TOPIC, key_type=str, value_serializer=StructCodec(Post), **topic_options
-    )
+    # Values stay bytes here: the agent decodes posts and bundles itself, so a message
+    # that is neither becomes a counted reject instead of a faust decode error.
+    posts = app.topic(POSTS_TOPIC, key_type=str, value_serializer="raw", **topic_options)
     codecs = {
         VERDICTS_TOPIC: StructCodec(ScoredPost),
         ALERTS_TOPIC: StructCodec(Alert),
@@ -282,10 +294,15 @@ def build_app(
     accounts.key_serializer, accounts.value_serializer = "raw", account_codec
 
     encoder = msgspec.json.Encoder()
+    # Verdicts travel in bundles like posts (one per bundle_posts verdicts of a
+    # partition); alerts are few and go one per message.
+    per_message = {VERDICTS_TOPIC: kafka.bundle_posts, ALERTS_TOPIC: 1}
 
     async def publish(topic: str, items: list[tuple[str, msgspec.Struct]]) -> None:
         await out[topic].maybe_declare()  # once per topic; faust's send path did this
-        records = [(key.encode(), encoder.encode(value), None) for key, value in items]
+        encoded = ((key.encode(), encoder.encode(value)) for key, value in items)
+        partitions = await topic_partitions(app, topic)
+        records = bundle(encoded, partitions, per_message[topic], kafka.bundle_max_bytes)
         await produce_all(app, topic, records)  # acks=all before the batch is acked
 
     store = store or open_store(settings)
@@ -307,7 +324,11 @@ def build_app(
             # event; the table files writes under the current event's partition, and with
             # isolated partitions every event of the batch has the same one.
             stream._set_current_event(events[-1])
-            await processor.process([event.value for event in events])
+            messages = (
+                (e.value, f"partition {e.message.partition} offset {e.message.offset}")
+                for e in events
+            )
+            await processor.process_messages(decode_messages(messages, POSTS_TOPIC))
             # verdicts and alerts are already out; the table's records now
             await accounts.flush_changelog(events[-1].message.partition)
             for event in events:

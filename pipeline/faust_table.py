@@ -31,6 +31,13 @@ async def produce_all(
     return list(await asyncio.gather(*futures))
 
 
+async def topic_partitions(app: faust.App, topic: str) -> list[int]:
+    """The topic's partitions as the driver's producer sees them (from broker metadata),
+    so records placed by hand land where a keyed send would put them."""
+    producer = app.producer._ensure_producer()  # the aiokafka producer under faust's
+    return sorted(await producer.partitions_for(topic))
+
+
 class BatchChangelogTable(faust.Table):
     """``faust.Table`` with a per-batch changelog; keys are ``str``, values one msgspec
     Struct type encoded as JSON (the worker's account state)."""

@@ -16,6 +16,8 @@ from typing import Literal
 
 import msgspec
 
+from pipeline.post_bundles import DEFAULT_BUNDLE_BYTES, DEFAULT_BUNDLE_POSTS
+
 # Topic names are part of the contract (DESIGN.md); every one is keyed by account key.
 POSTS_TOPIC = "radar.posts.raw"
 VERDICTS_TOPIC = "radar.verdicts"
@@ -82,8 +84,14 @@ class KafkaSettings(_Section):
     # batch) to make its answer exact.
     producer_max_batch_bytes: int = 16384
     # Every verdict on radar.verdicts for downstream consumers (the store has them all
-    # anyway); off saves a produced message per post.
+    # anyway), bundled like posts: each message a ScoredPost or an array of them.
     publish_verdicts: bool = True
+    # Posts per radar.posts.raw message from `radar collect` (pipeline/post_bundles.py):
+    # a worker pays faust's per-message cost once per bundle. 1 = one post per message.
+    bundle_posts: int = DEFAULT_BUNDLE_POSTS
+    # Bytes per bundle, under the brokers' message.max.bytes (1 MiB by default).
+    bundle_max_bytes: int = DEFAULT_BUNDLE_BYTES
+    # Posts the worker scores and writes at a time (a bundle may be split across two).
     batch_size: int = 500
     batch_timeout_seconds: float = 0.5
     # Faust's defaults add ~30 s to every start and rebalance; these keep failover fast.
@@ -105,6 +113,8 @@ class KafkaSettings(_Section):
             raise ValueError("stream.kafka: standby_replicas must be >= 0")
         if self.batch_size < 1 or self.batch_timeout_seconds <= 0:
             raise ValueError("stream.kafka: batch_size >= 1 and batch_timeout_seconds > 0")
+        if self.bundle_posts < 1 or self.bundle_max_bytes < 1024:
+            raise ValueError("stream.kafka: bundle_posts >= 1 and bundle_max_bytes >= 1024")
 
     @property
     def broker_list(self) -> list[str]:

@@ -1,8 +1,9 @@
 """``radar collect`` in the scale-out mode: collectors + APScheduler publishing to Kafka.
 
 The collector process does no detection: it fetches pages, drops repeats it has already
-published (:class:`pipeline.stages.Deduper`), and sends each post to ``radar.posts.raw``
-keyed by account key (so an account's posts share a partition and stay in order). The
+published (:class:`pipeline.stages.Deduper`), and sends the posts to ``radar.posts.raw``
+in bundles, each on the partition of its posts' account keys (so an account's posts share
+a partition and stay in order; :mod:`pipeline.post_bundles` says why bundles). The
 producer is idempotent with ``acks=all``; a page's checkpoint is written to the store only
 after every post of the page is acknowledged by the brokers, so a crash re-reads the page
 instead of losing it (at-least-once; the workers' upserts make repeats harmless).
@@ -15,7 +16,6 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import msgspec
 from aiokafka import AIOKafkaProducer
 
 from collectors.base import Collector, CollectorContext, SourceSettings
@@ -23,16 +23,14 @@ from collectors.health import DEFAULT_COOLDOWN_SECONDS, SourceHealth, run_failed
 from collectors.registry import build_collector
 from collectors.scheduler import build_scheduler
 from pipeline.config import Settings
-from pipeline.faust_app import post_key_of
 from pipeline.kafka_settings import POSTS_TOPIC, KafkaSettings
 from pipeline.models import Post, SourceState
+from pipeline.post_bundles import DEFAULT_BUNDLE_BYTES, DEFAULT_BUNDLE_POSTS, bundle_records
 from pipeline.stages import Deduper
 from pipeline.store.base import Store
 from pipeline.takedown.schedule import add_takedown_job
 
 log = logging.getLogger("radar.collect")
-
-_ENCODER = msgspec.json.Encoder()
 
 
 def make_producer(kafka: KafkaSettings) -> AIOKafkaProducer:
@@ -47,14 +45,24 @@ def make_producer(kafka: KafkaSettings) -> AIOKafkaProducer:
     )
 
 
-async def publish_posts(producer: AIOKafkaProducer, posts: Sequence[Post]) -> None:
-    """Send and wait until the brokers have every post (raises if any send failed)."""
+async def publish_posts(
+    producer: AIOKafkaProducer,
+    posts: Sequence[Post],
+    *,
+    bundle_posts: int = DEFAULT_BUNDLE_POSTS,
+    bundle_max_bytes: int = DEFAULT_BUNDLE_BYTES,
+) -> None:
+    """Send ``posts`` in bundles (:mod:`pipeline.post_bundles`) and wait until the brokers
+    have every one (raises if any send failed)."""
+    if not posts:
+        return
+    partitions = await producer.partitions_for(POSTS_TOPIC)
+    records = bundle_records(posts, sorted(partitions), bundle_posts, bundle_max_bytes)
     futures = [
-        await producer.send(POSTS_TOPIC, _ENCODER.encode(p), key=post_key_of(p).encode())
-        for p in posts
+        await producer.send(POSTS_TOPIC, value, key=key, partition=partition)
+        for key, value, partition in records
     ]
-    if futures:
-        await asyncio.gather(*futures)
+    await asyncio.gather(*futures)
 
 
 class Publisher:
@@ -114,9 +122,15 @@ class Publisher:
         handed = 0
         try:
             state = self._states.get(name) or SourceState(name=name)
+            kafka = self.settings.stream.kafka
             async for page in self._collectors[name].fetch(state.cursor):
                 fresh = [p for p in page.posts if self._deduper.is_new(p)]
-                await publish_posts(self.producer, fresh)
+                await publish_posts(
+                    self.producer,
+                    fresh,
+                    bundle_posts=kafka.bundle_posts,
+                    bundle_max_bytes=kafka.bundle_max_bytes,
+                )
                 if page.rejects:
                     await self.store.record_rejects(list(page.rejects))
                 await self._checkpoint(name, len(page.posts), len(page.rejects), page.cursor)

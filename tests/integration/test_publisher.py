@@ -1,8 +1,9 @@
 """``radar collect`` in the scale-out mode publishes to a real broker (tansu).
 
-Every post of a page reaches ``radar.posts.raw`` keyed by its account key (so an
-account's posts share a partition), and the page's checkpoint reaches the store only
-after the brokers acknowledged the posts: a second run publishes nothing new.
+Every post of a page reaches ``radar.posts.raw``, in bundles that sit on the partition of
+their posts' account keys (so an account's posts share a partition, in order), and the
+page's checkpoint reaches the store only after the brokers acknowledged the posts: a
+second run publishes nothing new.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pathlib import Path
 import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer
-from scaleout_support import FEED, Tansu
+from scaleout_support import FEED, Tansu, create_topic
 
 from pipeline.config import load_settings
-from pipeline.faust_app import post_key_of
 from pipeline.kafka_settings import POSTS_TOPIC
 from pipeline.models import Post
+from pipeline.post_bundles import partition_of, post_key_of
 from pipeline.publisher import Publisher
 from pipeline.store.sqlite import SqliteStore
 
@@ -32,19 +33,25 @@ def tansu(tmp_path: Path) -> Iterator[Tansu]:
     broker.stop()
 
 
-async def _consume_all(bootstrap: str, expected: int) -> list[tuple[bytes, Post]]:
+PARTITIONS = 4
+
+
+async def _consume_all(bootstrap: str, expected: int) -> list[tuple[int, bytes, list[Post]]]:
+    """Every message as (partition, key, its posts), in each partition's order."""
     consumer = AIOKafkaConsumer(
         POSTS_TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id="t"
     )
     await consumer.start()
-    decoder = msgspec.json.Decoder(Post)
-    out: list[tuple[bytes, Post]] = []
+    decoder = msgspec.json.Decoder(Post | list[Post])
+    out: list[tuple[int, bytes, list[Post]]] = []
     try:
         for _ in range(20):
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
-                out += [(r.key, decoder.decode(r.value)) for r in records]
-            if len(out) >= expected and not batches:
+                for r in records:
+                    value = decoder.decode(r.value)
+                    out.append((r.partition, r.key, value if isinstance(value, list) else [value]))
+            if sum(len(posts) for _, _, posts in out) >= expected and not batches:
                 break
     finally:
         await consumer.stop()
@@ -72,6 +79,7 @@ page_size = 100
         encoding="utf-8",
     )
     settings = load_settings(config, environ={})
+    await create_topic(tansu.bootstrap, PARTITIONS)
     store = SqliteStore(tmp_path / "radar.sqlite3")
     await store.open()
     publisher = Publisher(settings, store, settings.sources)
@@ -90,9 +98,23 @@ page_size = 100
     assert checkpoint is not None and checkpoint.posts_total == published
 
     received = await _consume_all(tansu.bootstrap, published)
-    assert len(received) == published
-    assert all(key == post_key_of(post).encode() for key, post in received)
-    assert len({post.key for _, post in received}) == published
+    posts = [post for _, _, bundle in received for post in bundle]
+    assert len(posts) == published
+    assert len({post.key for post in posts}) == published
+    assert len(received) < published / 10  # bundled: far fewer messages than posts
+    everything = list(range(PARTITIONS))
+    for partition, key, bundle in received:
+        # every post sits where a message keyed by its account would, and so does the key
+        assert partition_of(key, everything) == partition
+        for post in bundle:
+            assert partition_of(post_key_of(post).encode(), everything) == partition
+    # an account's posts arrive in the feed's order
+    feed_order = {msgspec.json.decode(line)["id"]: i for i, line in enumerate(lines)}
+    by_account: dict[str, list[int]] = {}
+    for post in posts:
+        by_account.setdefault(post_key_of(post), []).append(feed_order[post.post_id])
+    assert all(order == sorted(order) for order in by_account.values())
+    assert len(by_account) > PARTITIONS  # the check spans several partitions
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -17,9 +17,10 @@ from pipeline.alerts.outbox_sqlite import SqliteOutbox
 from pipeline.alerts.service import AlertService
 from pipeline.alerts.settings import AlertRule, AlertSettings
 from pipeline.config import ConfigError, load_settings
-from pipeline.faust_app import BatchProcessor, StructCodec, post_key_of
+from pipeline.faust_app import BatchProcessor, StructCodec
 from pipeline.kafka_settings import ALERTS_TOPIC, VERDICTS_TOPIC, KafkaSettings
 from pipeline.models import AccountRisk, Alert, Post, ScoredPost, SourceState
+from pipeline.post_bundles import decode_messages, post_key_of
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store.sqlite import SqliteStore
 
@@ -202,3 +203,39 @@ def test_sasl_credentials_come_from_the_named_variables(monkeypatch: pytest.Monk
     options = kafka.aiokafka_options()
     assert options["security_protocol"] == "SASL_PLAINTEXT"
     assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("radar", "s3cret")
+
+
+async def test_a_take_of_bundles_is_written_batch_size_posts_at_a_time_and_bad_messages_are_rejects(
+    detector: Detector, tmp_path: Path
+) -> None:
+    """A take of 3 messages can hold many more posts than ``batch_size``: they are scored
+    and written in slices of ``batch_size``; a message that is no post is a counted reject
+    in the real store, and its neighbours are all written."""
+    store = SqliteStore(tmp_path / "radar.sqlite3")
+    table: dict[str, AccountRisk] = {}
+
+    async def publish(topic: str, items: list[tuple[str, msgspec.Struct]]) -> None:
+        pass
+
+    processor = BatchProcessor(
+        detector=detector,
+        store=store,
+        table=table,
+        publish=publish,
+        kafka=KafkaSettings(batch_size=4, publish_verdicts=False),
+    )
+    posts = [_post(i, SCHEME if i % 3 == 0 else CHATTER, author=f"a{i % 2}") for i in range(10)]
+    messages = [
+        (msgspec.json.encode(posts[:7]), "partition 0 offset 0"),
+        (b"{not json", "partition 0 offset 1"),
+        (msgspec.json.encode(posts[7:]), "partition 0 offset 2"),
+    ]
+    try:
+        await processor.process_messages(decode_messages(messages, "radar.posts.raw"))
+        stats = await store.stats()
+    finally:
+        await processor.close()
+    assert processor.counters.batches == 3  # 4 + 4 + 2 posts
+    assert processor.counters.posts == 10 and processor.counters.rejects == 1
+    assert stats.posts == 10 and stats.rejects == 1
+    assert table == fold_accounts(score_posts(detector, posts), {})
