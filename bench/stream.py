@@ -56,7 +56,7 @@ from scaleout_support import (  # noqa: E402
 from detectors import Detector  # noqa: E402
 from pipeline.kafka_settings import POSTS_TOPIC  # noqa: E402
 from pipeline.models import Post  # noqa: E402
-from pipeline.post_bundles import post_key_of  # noqa: E402
+from pipeline.post_bundles import DEFAULT_BUNDLE_POSTS, post_key_of  # noqa: E402
 from pipeline.publisher import publish_posts  # noqa: E402
 from pipeline.stages import fold_accounts, score_posts  # noqa: E402
 from pipeline.store.base import Store  # noqa: E402
@@ -234,14 +234,19 @@ async def _wait_ready(workers: list[Worker], timeout: float = 120.0) -> None:
 
 
 async def pipeline(
-    posts: list, n_workers: int, workdir: Path, store_kind: str = "elasticsearch"
+    posts: list,
+    n_workers: int,
+    workdir: Path,
+    store_kind: str = "elasticsearch",
+    bundle_posts: int = DEFAULT_BUNDLE_POSTS,
 ) -> tuple[float, float, list[tuple]]:
     """End-to-end posts/s with ``n_workers`` workers, posts per worker CPU-second, and
     (t, indexed, lag) samples.
 
     ``store_kind = "sqlite"`` swaps osmem for the workers' shared SQLite file: the same
-    pipeline with a faster store, to show what the worker itself costs."""
-    run = workdir / f"workers-{n_workers}-{store_kind}"
+    pipeline with a faster store, to show what the worker itself costs.
+    ``bundle_posts = 1`` sends one post per message (what other producers may do)."""
+    run = workdir / f"workers-{n_workers}-{store_kind}-{bundle_posts}"
     run.mkdir()
     tansu = Tansu.start(run / "tansu.log")
     osmem = start_osmem()
@@ -254,6 +259,7 @@ async def pipeline(
         partitions=PARTITIONS,
         publish_verdicts=True,
         producer_max_batch_bytes=16384,
+        bundle_posts=bundle_posts,
     )
     store: Store
     if store_kind == "sqlite":
@@ -284,7 +290,7 @@ async def pipeline(
         processes = [w.process for w in workers if w.process is not None]
         cpu_before = _cpu_seconds(processes)
         started = time.perf_counter()
-        await publish_posts(producer, posts)
+        await publish_posts(producer, posts, bundle_posts=bundle_posts)
         await producer.stop()
         produced_in = time.perf_counter() - started
         indexed = 0
@@ -316,6 +322,11 @@ async def main() -> None:
         "--stores", nargs="+", default=["elasticsearch", "sqlite"], help="store per run"
     )
     parser.add_argument("--stream", choices=["mix", "feed"], default="mix")
+    parser.add_argument(
+        "--unbundled",
+        action="store_true",
+        help="also run each pipeline with one post per message (bundle_posts = 1)",
+    )
     args = parser.parse_args()
     accounts = max(args.posts // 10, 1)
     if args.stream == "mix":
@@ -336,10 +347,11 @@ async def main() -> None:
             f"stages alone: detect+fold {detect:,.0f} posts/s, ES write_batch {write:,.0f}/s,"
             f" SQLite write_batch {write_sqlite:,.0f}/s"
         )
-        runs = [(kind, n) for kind in args.stores for n in args.workers]
-        for kind, n in runs:
-            print(f"pipeline → {kind}, {n} worker(s), {args.posts:,} posts:")
-            rate, per_cpu, samples = await pipeline(posts, n, workdir, kind)
+        bundles = [DEFAULT_BUNDLE_POSTS, 1] if args.unbundled else [DEFAULT_BUNDLE_POSTS]
+        runs = [(k, n, b) for k in args.stores for n in args.workers for b in bundles]
+        for kind, n, size in runs:
+            print(f"pipeline → {kind}, {n} worker(s), {args.posts:,} posts, {size}/message:")
+            rate, per_cpu, samples = await pipeline(posts, n, workdir, kind, size)
             print(
                 f"  end to end {rate:,.0f} posts/s ({rate / n:,.0f} per worker); "
                 f"{per_cpu:,.0f} posts per worker CPU-second"

@@ -26,6 +26,7 @@ from osmem_server import OsmemServer
 
 from pipeline.kafka_settings import POSTS_TOPIC
 from pipeline.models import Post
+from pipeline.post_bundles import DEFAULT_BUNDLE_POSTS
 from pipeline.publisher import publish_posts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,12 +95,25 @@ async def create_topic(bootstrap: str, partitions: int, topic: str = POSTS_TOPIC
         await admin.close()
 
 
-async def produce(bootstrap: str, posts: list[Post]) -> None:
-    """Publish ``posts`` the way ``radar collect`` does (acks=all, keyed by account)."""
+async def produce(
+    bootstrap: str, posts: list[Post], bundle_posts: int = DEFAULT_BUNDLE_POSTS
+) -> None:
+    """Publish ``posts`` the way ``radar collect`` does (acks=all, bundled by partition;
+    ``bundle_posts = 1``: one post per message keyed by its account, as other producers may)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
-        await publish_posts(producer, posts)
+        await publish_posts(producer, posts, bundle_posts=bundle_posts)
+    finally:
+        await producer.stop()
+
+
+async def produce_raw(bootstrap: str, value: bytes, key: bytes) -> None:
+    """One message as is (a broken record, say) on ``radar.posts.raw``."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(POSTS_TOPIC, value, key=key)
     finally:
         await producer.stop()
 

@@ -27,6 +27,7 @@ from scaleout_support import (
     create_topic,
     generate_posts,
     produce,
+    produce_raw,
     start_osmem,
     write_config,
 )
@@ -112,7 +113,12 @@ async def test_workers_alert_once_per_account_and_takedown_reads_their_store(
         await create_topic(tansu.bootstrap, PARTITIONS)
         for worker in workers:
             worker.start()
-        await produce(tansu.bootstrap, posts)
+        # Half the posts one per message (as another producer may send them), the rest
+        # bundled as `radar collect` sends them, and one record that is no post between.
+        half = len(posts) // 2
+        await produce(tansu.bootstrap, posts[:half], bundle_posts=1)
+        await produce_raw(tansu.bootstrap, b'{"platform": "weibo", "text": 12', b"weibo:x")
+        await produce(tansu.bootstrap, posts[half:])
 
         await probe.open()
         deadline = time.monotonic() + 200
@@ -134,6 +140,7 @@ async def test_workers_alert_once_per_account_and_takedown_reads_their_store(
         listed = _radar(config, "alerts", "--json", "--limit", "1000")
         takedown = _radar(config, "takedown", "--out", str(tmp_path / "lists"))
         reported = await probe.reported_accounts()
+        stats = await probe.stats()
     finally:
         for worker in workers:
             worker.stop()
@@ -142,6 +149,7 @@ async def test_workers_alert_once_per_account_and_takedown_reads_their_store(
         osmem.close()
         tansu.stop()
 
+    assert stats.rejects == 1  # the broken record is counted; nothing else was lost
     subjects = [m["Subject"] for m in smtpd.messages]
     per_account = Counter(m["X-Radar-Account"] for m in smtpd.messages)
     assert set(per_account) == crossing, subjects[:3]
