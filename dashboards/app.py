@@ -27,7 +27,14 @@ from dashboards.security import SecurityHeadersMiddleware
 from dashboards.serialize import account_json, encode, search_json, status_json
 from dashboards.status_view import counters_zh, source_rows
 from dashboards.takedowns import add_takedown_routes
-from pipeline.models import CATEGORIES, AccountRisk, ReviewStatus, SearchQuery, SearchResult
+from pipeline.models import (
+    CATEGORIES,
+    AccountRisk,
+    ReviewStatus,
+    Ring,
+    SearchQuery,
+    SearchResult,
+)
 from pipeline.store.base import Store
 
 if TYPE_CHECKING:
@@ -38,6 +45,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 RECENT_POSTS = 20
+RING_MEMBERS = 50  # other members listed on an account page
 StatusProvider = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -143,7 +151,8 @@ def create_app(
             return _json({"error": "account not found"}, 404)
         sharing = await _sharing(store, account.contacts, account.key)
         recent = await store.account_posts(platform, account_id, limit=RECENT_POSTS)
-        return _json(account_json(account, sharing, recent))
+        ring, members = await _ring(store, account)
+        return _json(account_json(account, sharing, recent, ring, members))
 
     @app.get("/")
     async def search_page(request: Request) -> Response:
@@ -192,9 +201,12 @@ def create_app(
         account = await store.get_account(platform, account_id)
         if account is None:
             return error_page(request, 404, "账号不存在", "没有找到这个账号的记录。")
+        ring, members = await _ring(store, account)
         context = {
             "title": account.nickname or account.account_id,
             "account": account,
+            "ring": ring,
+            "ring_members": members,
             "sharing": await _sharing(store, account.contacts, account.key),
             "recent": await store.account_posts(platform, account_id, limit=RECENT_POSTS),
         }
@@ -207,6 +219,16 @@ def create_app(
 def _raw_params(params: Mapping[str, str]) -> dict[str, str]:
     """The recognised parameters as sent, kept to refill the form and build links."""
     return {key: params[key] for key in SEARCH_PARAMS if key in params}
+
+
+async def _ring(store: Store, account: AccountRisk) -> tuple[Ring | None, list[AccountRisk]]:
+    """The account's saved ring and its other members (best first). The ring can be None
+    with ``account.ring`` set when a job run replaced the rings between the two reads."""
+    if not account.ring:
+        return None, []
+    ring = await store.get_ring(account.ring)
+    members = await store.ring_members(account.ring, limit=RING_MEMBERS + 1)
+    return ring, [m for m in members if m.key != account.key][:RING_MEMBERS]
 
 
 async def _sharing(store: Store, contacts: list[str], exclude: str) -> list[AccountRisk]:

@@ -8,12 +8,13 @@ highlight fragments instead of using bare pairs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from dashboards.highlight import hit_fragments
-from pipeline.models import AccountRisk, SearchHit, SearchResult, SourceState, StoreStats
+from pipeline.models import AccountRisk, Ring, SearchHit, SearchResult, SourceState, StoreStats
 
 _VERDICT_FIELDS = ("flagged", "score", "categories", "evidence", "contacts", "reasons")
 
@@ -46,13 +47,23 @@ def search_json(result: SearchResult) -> dict[str, Any]:
 
 
 def account_json(
-    account: AccountRisk, sharing: list[AccountRisk], recent: list[SearchHit]
+    account: AccountRisk,
+    sharing: list[AccountRisk],
+    recent: list[SearchHit],
+    ring: Ring | None = None,
+    ring_members: Sequence[AccountRisk] = (),
 ) -> dict[str, Any]:
+    """``ring`` is the saved ring's id (None: in no ring); ``ring_size`` and
+    ``ring_contacts`` describe the whole ring, ``ring_members`` are the other members'
+    keys (the best 50)."""
     fields = msgspec.structs.asdict(account)
     fields.pop("post_scores", None)
     return {
         "key": account.key,
         **fields,
+        "ring_size": ring.size if ring else None,
+        "ring_contacts": ring.contacts if ring else [],
+        "ring_members": [m.key for m in ring_members if m.key != account.key],
         "sharing": [other.key for other in sharing if other.key != account.key],
         "recent_posts": [hit_json(hit) for hit in recent],
     }

@@ -167,6 +167,14 @@ def cmd_takedown(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_rings(args: argparse.Namespace) -> int:
+    from pipeline.rings.cli import run_rings
+
+    settings = _settings(args)
+    _setup_logging("WARNING" if args.json else settings.log_level)
+    return asyncio.run(run_rings(settings, as_json=args.json))
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     from pipeline.alerts.cli import run_alerts, send_test
 
@@ -299,6 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="file format (repeatable; default: [takedown] formats, csv and xlsx)",
     )
     takedown.set_defaults(func=cmd_takedown)
+
+    rings = sub.add_parser(
+        "rings",
+        parents=[common],
+        help="团伙: link stored accounts sharing a private contact now, save and print the rings",
+    )
+    rings.add_argument("--json", action="store_true", help="rings and members as JSON")
+    rings.set_defaults(func=cmd_rings)
     return parser
 
 

@@ -26,6 +26,7 @@ from collectors.registry import known_source_kinds, source_settings_union
 from collectors.scheduler import trigger_for
 from pipeline.alerts.settings import AlertSettings, secret_in_file
 from pipeline.kafka_settings import KafkaSettings
+from pipeline.rings.settings import RingSettings
 from pipeline.store.es_settings import ElasticsearchSettings
 from pipeline.takedown.settings import TakedownSettings, takedown_trigger
 
@@ -91,6 +92,7 @@ class Settings(_Section):
     detector: DetectorSettings = msgspec.field(default_factory=DetectorSettings)
     sample: SampleSettings = msgspec.field(default_factory=SampleSettings)
     takedown: TakedownSettings = msgspec.field(default_factory=TakedownSettings)
+    rings: RingSettings = msgspec.field(default_factory=RingSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     sources: list[Any] = msgspec.field(default_factory=list)
 
@@ -231,6 +233,9 @@ def _check_values(settings: Settings, origin: str) -> None:
     for key, ok, problem in checks:
         if not ok:
             raise ConfigError(f"{origin}: {key}: {problem}")
+    if problems := settings.rings.problems():
+        key, problem = problems[0]
+        raise ConfigError(f"{origin}: {key}: {problem}")
     try:
         takedown_trigger(settings.takedown, settings.tz)
     except ValueError as exc:

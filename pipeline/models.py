@@ -403,3 +403,25 @@ class TakedownSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     period: str = ""
     count: int = 0
     accounts: list[str] = msgspec.field(default_factory=list)
+
+
+# -- rings (pipeline/rings): accounts linked by a shared private contact ---------------
+
+
+class AccountLinks(msgspec.Struct, frozen=True):
+    """One page row of the ring job's input: an account's linking contacts (canonical,
+    see :func:`detectors.accounts.linking_contacts`) and whether it is flagged."""
+
+    key: str
+    contacts: list[str]
+    flagged: bool = False
+
+
+class Ring(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A ring as the last ring job saved it: ``contacts`` are the canonical contacts its
+    members share (sorted), ``size`` counts its members."""
+
+    id: str
+    size: int
+    contacts: list[str] = msgspec.field(default_factory=list)
+    found_at: datetime | None = None

@@ -26,6 +26,7 @@ from pipeline.config import Settings
 from pipeline.kafka_settings import POSTS_TOPIC, KafkaSettings
 from pipeline.models import Post, SourceState
 from pipeline.post_bundles import DEFAULT_BUNDLE_BYTES, DEFAULT_BUNDLE_POSTS, bundle_records
+from pipeline.rings.schedule import add_rings_job
 from pipeline.stages import Deduper
 from pipeline.store.base import Store
 from pipeline.takedown.schedule import add_takedown_job
@@ -104,6 +105,8 @@ class Publisher:
             # The scale-out mode's one scheduler process also owns the takedown job
             # (set takedown.enabled = false here when a CronJob runs `radar takedown`).
             add_takedown_job(self._scheduler, self.store, self.settings)
+            # ... and the ring job: the workers' folds each see one partition's accounts.
+            add_rings_job(self._scheduler, self.store, self.settings)
             self._scheduler.start()
         log.info("publishing %d source(s) to %s", len(self.sources), POSTS_TOPIC)
 

@@ -51,6 +51,7 @@ from pipeline.models import (
     SourceState,
     account_review_target,
 )
+from pipeline.rings.schedule import add_rings_job, rings_run_here, run_scheduled_rings
 from pipeline.stages import Deduper, fold_accounts, score_posts
 from pipeline.store.base import Store
 from pipeline.store.health_log import HealthLog, health_log_for, record_run, restore_health
@@ -146,7 +147,8 @@ class Runner:
             asyncio.create_task(self._detect_loop(), name="radar-detect"),
             asyncio.create_task(self._write_loop(), name="radar-write"),
         ]
-        if schedule and (self.sources or takedown_runs_here(self.settings)):
+        jobs = takedown_runs_here(self.settings) or rings_run_here(self.settings)
+        if schedule and (self.sources or jobs):
             # Push sources (``ingest``) have nothing to poll.
             polled = [
                 source
@@ -166,6 +168,8 @@ class Runner:
                 )
             if takedown_runs_here(self.settings):
                 add_takedown_job(self._scheduler, self.store, self.settings)
+            if rings_run_here(self.settings):  # first run shortly after start
+                add_rings_job(self._scheduler, self.store, self.settings)
             self._scheduler.start()
         log.info(
             "runner started: %d source(s): %s",
@@ -305,10 +309,13 @@ class Runner:
         return await recheck_accounts(keys, self._checkers(), mark)
 
     async def run_sources_once(self) -> None:
-        """Collect every source once and wait until everything is stored (``radar import``)."""
+        """Collect every source once and wait until everything is stored (``radar import``),
+        then link the stored accounts into rings, so an import ends with its rings."""
         for name in self.sources:
             await self.collect_once(name)
         await self.stop()
+        if rings_run_here(self.settings):
+            await run_scheduled_rings(self.store, self.settings)
 
     # -- stages ----------------------------------------------------------------------
 

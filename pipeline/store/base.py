@@ -8,14 +8,17 @@ at-least-once: the runner may hand the same batch twice after a crash.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from pipeline.models import (
+    AccountLinks,
     AccountRisk,
     Reject,
     Review,
     ReviewStatus,
+    Ring,
     ScoredPost,
     SearchHit,
     SearchQuery,
@@ -25,6 +28,20 @@ from pipeline.models import (
     TakedownList,
     TakedownSummary,
 )
+
+
+class RingMembership(Protocol):
+    """What :meth:`Store.save_rings` needs of one account's membership (the shape of
+    :class:`detectors.rings.Membership`, which the store does not import)."""
+
+    @property
+    def ring(self) -> str: ...
+
+    @property
+    def contacts(self) -> Sequence[str]: ...
+
+    @property
+    def weak(self) -> Sequence[str]: ...
 
 
 @runtime_checkable
@@ -60,6 +77,26 @@ class Store(Protocol):
         self, contacts: Sequence[str], exclude: str | None = None
     ) -> list[AccountRisk]:
         """Accounts whose posts or bio carry any of these canonical contacts."""
+
+    # Rings: every account read above (and ``accounts_with_status``) fills
+    # ``AccountRisk.ring`` from the rings the ring job saved last, whatever ``ring`` the
+    # account was written with, so a live fold (which cannot see other accounts) never
+    # erases or invents one.
+
+    async def ring_inputs(self, after: str | None = None, limit: int = 5_000) -> list[AccountLinks]:
+        """One page of the ring job's input: stored accounts holding at least one linking
+        contact, by key, starting after the key ``after``. No posts are read."""
+
+    async def save_rings(
+        self, memberships: Mapping[str, RingMembership], *, at: datetime | None = None
+    ) -> None:
+        """Replace every saved ring membership by ``memberships`` (account key → its
+        membership): an account absent from it is in no ring afterwards."""
+
+    async def get_ring(self, ring_id: str) -> Ring | None: ...
+
+    async def ring_members(self, ring_id: str, limit: int = 200) -> list[AccountRisk]:
+        """The ring's stored accounts, highest score first (then by key)."""
 
     async def get_post(self, key: str) -> SearchHit | None: ...
 

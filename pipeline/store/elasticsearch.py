@@ -4,7 +4,7 @@ servers through the official 8.x async client, or OpenSearch-compatible servers 
 
 Layout (see :mod:`pipeline.store.es_mappings`): posts in monthly indices picked by the
 post's own time behind the read alias ``{prefix}-posts``; accounts, reviews (+ history),
-checkpoints and rejects in indices that never roll over. Every write is keyed by identity
+checkpoints, rejects and rings in indices that never roll over. Every write is keyed by identity
 (``_id`` = post key / account key / source name / review target), so re-delivered
 batches overwrite instead of duplicating.
 
@@ -41,17 +41,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
 
 from pipeline.models import (
+    AccountLinks,
     AccountRisk,
     Reject,
     Review,
     ReviewStatus,
+    Ring,
     ScoredPost,
     SearchHit,
     SearchQuery,
@@ -64,7 +66,8 @@ from pipeline.models import (
     account_review_target,
 )
 from pipeline.store import es_docs as docs
-from pipeline.store import es_takedown
+from pipeline.store import es_rings, es_takedown
+from pipeline.store.base import RingMembership
 from pipeline.store.es_bulk import bulk_write
 from pipeline.store.es_errors import StoreUnavailable, StoreWriteError, guard
 from pipeline.store.es_mappings import (
@@ -135,6 +138,7 @@ class ElasticsearchStore:
             for role in FIXED:
                 await self._ensure_index(self._index(role), fixed_mappings(role))
             await self._ensure_index(es_takedown.takedown_index(self.prefix), es_takedown.MAPPINGS)
+            await self._ensure_index(es_rings.rings_index(self.prefix), es_rings.MAPPINGS)
 
     async def _detect_ik(self) -> bool:
         try:
@@ -311,7 +315,7 @@ class ElasticsearchStore:
                 for doc in resp["docs"]:
                     if doc.get("found"):
                         out[doc["_id"]] = docs.account_from_source(doc["_source"])
-        return out
+            return await es_rings.overlay(self.client, self.prefix, out)
 
     async def get_account(self, platform: str, account_id: str) -> AccountRisk | None:
         key = account_key(platform, account_id)
@@ -398,6 +402,23 @@ class ElasticsearchStore:
 
     async def get_takedown_list(self, list_id: str) -> TakedownList | None:
         return await es_takedown.get_list(self.client, self.prefix, list_id)
+
+    # -- rings (pipeline.store.es_rings) ---------------------------------------------
+
+    async def ring_inputs(self, after: str | None = None, limit: int = 5_000) -> list[AccountLinks]:
+        return await es_rings.ring_inputs(self.client, self.prefix, after, limit)
+
+    async def save_rings(
+        self, memberships: Mapping[str, RingMembership], *, at: datetime | None = None
+    ) -> None:
+        when = at or datetime.now(UTC)
+        await es_rings.save_rings(self.client, self.prefix, self.settings, memberships, when)
+
+    async def get_ring(self, ring_id: str) -> Ring | None:
+        return await es_rings.get_ring(self.client, self.prefix, ring_id)
+
+    async def ring_members(self, ring_id: str, limit: int = 200) -> list[AccountRisk]:
+        return await es_rings.ring_members(self.client, self.prefix, ring_id, limit)
 
     async def count_posts(self) -> int:
         with guard("count_posts"):

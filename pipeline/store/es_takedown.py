@@ -26,6 +26,7 @@ from pipeline.models import (
     account_review_target,
 )
 from pipeline.store import es_docs as docs
+from pipeline.store import es_rings
 from pipeline.store.es_errors import guard
 from pipeline.store.es_mappings import fixed_index, iso
 
@@ -150,7 +151,7 @@ async def accounts_with_status(
         found = [_with_review(k, stored.get(k), r) for k, r in zip(keys, reviews, strict=True)]
         if status == ReviewStatus.NEW and len(found) < limit:
             found = await _unreviewed(client, prefix, platform, limit - len(found)) + found
-    return found
+        return await es_rings.overlay_list(client, prefix, found)
 
 
 def list_doc(takedown: TakedownList) -> dict[str, Any]:

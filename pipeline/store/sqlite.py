@@ -50,16 +50,19 @@ import contextlib
 import functools
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from pipeline.models import (
+    AccountLinks,
     AccountRisk,
     Reject,
     Review,
     ReviewStatus,
+    Ring,
     ScoredPost,
     SearchHit,
     SearchQuery,
@@ -71,13 +74,17 @@ from pipeline.models import (
     account_key,
     account_review_target,
 )
+from pipeline.store import sqlite_rings, sqlite_takedown
 from pipeline.store import sqlite_rows as rows
-from pipeline.store import sqlite_takedown
+from pipeline.store.base import RingMembership
 from pipeline.store.migrate import migrate
 from pipeline.store.sqlite_search import FACETS, plan_search, status_facet
 from pipeline.store.sqlite_writes import ensure_fts_tokenizer, upsert_accounts, upsert_posts
 
 T = TypeVar("T")
+
+# Every account read joins the saved ring (migration 0005): ``SELECT ... {_WITH_RING}``.
+_WITH_RING = "FROM accounts a LEFT JOIN ring_members m ON m.account_key = a.key"
 
 
 class SqliteStore:
@@ -317,10 +324,11 @@ class SqliteStore:
             return {}
         found = await self._read(
             self._query,
-            "SELECT key, data FROM accounts WHERE key IN (SELECT value FROM json_each(?))",
+            f"SELECT a.key, a.data, m.ring {_WITH_RING}"  # noqa: S608 - constant SQL
+            " WHERE a.key IN (SELECT value FROM json_each(?))",
             (rows.json_list(keys),),
         )
-        return {key: rows.decode_account(data) for key, data in found}
+        return {key: rows.decode_account(data, ring) for key, data, ring in found}
 
     async def get_account(self, platform: str, account_id: str) -> AccountRisk | None:
         key = account_key(platform, account_id)
@@ -333,14 +341,14 @@ class SqliteStore:
             return []
         found = await self._read(
             self._query,
-            "SELECT data FROM accounts WHERE key IN ("
+            f"SELECT a.data, m.ring {_WITH_RING} WHERE a.key IN ("  # noqa: S608 - constant SQL
             " SELECT account_key FROM contacts"
             " WHERE canonical IN (SELECT value FROM json_each(?))"
             " AND account_key != '' AND account_key != ?)"
-            " ORDER BY score DESC, key",
+            " ORDER BY a.score DESC, a.key",
             (rows.json_list(contacts), exclude or ""),
         )
-        return [rows.decode_account(data) for (data,) in found]
+        return [rows.decode_account(data, ring) for data, ring in found]
 
     async def reported_accounts(self) -> list[str]:
         prefix = account_review_target("")
@@ -368,6 +376,23 @@ class SqliteStore:
 
     async def get_takedown_list(self, list_id: str) -> TakedownList | None:
         return await self._read(self._in_snapshot, sqlite_takedown.get_list, list_id)
+
+    # -- rings (pipeline.store.sqlite_rings) -----------------------------------------
+
+    async def ring_inputs(self, after: str | None = None, limit: int = 5_000) -> list[AccountLinks]:
+        return await self._read(self._in_snapshot, sqlite_rings.ring_inputs, after, limit)
+
+    async def save_rings(
+        self, memberships: Mapping[str, RingMembership], *, at: datetime | None = None
+    ) -> None:
+        when = at or datetime.now(UTC)
+        await self._write(self._in_transaction, sqlite_rings.save_rings, dict(memberships), when)
+
+    async def get_ring(self, ring_id: str) -> Ring | None:
+        return await self._read(self._in_snapshot, sqlite_rings.get_ring, ring_id)
+
+    async def ring_members(self, ring_id: str, limit: int = 200) -> list[AccountRisk]:
+        return await self._read(self._in_snapshot, sqlite_rings.ring_members, ring_id, limit)
 
     def _in_snapshot(self, fn: Callable[..., T], *args: object) -> T:
         with self._snapshot() as con:

@@ -143,20 +143,26 @@ ON CONFLICT (key) DO UPDATE SET
 
 
 def account_params(account: AccountRisk) -> tuple[object, ...]:
+    """The ring is not part of a written risk: it lives in ``ring_members`` (migration
+    0005), so whatever ring a fold carried is dropped here."""
+    if account.ring is not None:
+        account = msgspec.structs.replace(account, ring=None)
     return (
         account.key,
         account.platform,
         account.account_id,
         float(account.score),
         int(account.flagged),
-        account.ring,
+        None,
         to_text(account.last_seen),
         _encode(account).decode(),
     )
 
 
-def decode_account(data: str) -> AccountRisk:
-    return _account.decode(data)
+def decode_account(data: str, ring: str | None) -> AccountRisk:
+    """A stored risk with its saved ring (``ring_members.ring``, joined by the query)."""
+    account = _account.decode(data)
+    return account if account.ring == ring else msgspec.structs.replace(account, ring=ring)
 
 
 UPSERT_CHECKPOINT = """

@@ -22,6 +22,7 @@ from pipeline.models import (
     Reject,
     Review,
     ReviewStatus,
+    Ring,
     ScoredPost,
     SearchHit,
     SearchQuery,
@@ -58,6 +59,7 @@ class FakeStore:
         self.sources: dict[str, SourceState] = {}
         self.rejects: list[Reject] = []
         self.queries: list[SearchQuery] = []
+        self.rings: dict[str, Ring] = {}
         self.fail_search = False
 
     async def open(self) -> None:
@@ -101,6 +103,13 @@ class FakeStore:
     ) -> list[AccountRisk]:
         wanted = set(contacts)
         return [a for a in self.accounts.values() if a.key != exclude and wanted & set(a.contacts)]
+
+    async def get_ring(self, ring_id: str) -> Ring | None:
+        return self.rings.get(ring_id)
+
+    async def ring_members(self, ring_id: str, limit: int = 200) -> list[AccountRisk]:
+        members = [a for a in self.accounts.values() if a.ring == ring_id]
+        return sorted(members, key=lambda a: (-a.score, a.key))[:limit]
 
     async def get_post(self, key: str) -> SearchHit | None:
         return self.hits.get(key)
@@ -225,6 +234,7 @@ T3 = "今天去银行办业务，排队好久"
 
 async def seed(store: FakeStore) -> None:
     """Three authors, one hostile post, one unflagged post, a ring of two accounts."""
+    store.rings["ring-1"] = Ring(id="ring-1", size=2, contacts=["wx:tb8888"])
     await store.write_batch(
         [
             scored(

@@ -86,10 +86,23 @@ async def test_account_api(client: httpx.AsyncClient) -> None:
     assert body["score"] == 0.92
     assert body["flagged"] is True
     assert body["ring"] == "ring-1"
+    assert body["ring_size"] == 2
+    assert body["ring_contacts"] == ["wx:tb8888"]
+    assert body["ring_members"] == ["douyin:u9"]
     assert body["contacts"] == ["wx:tb8888"]
     assert body["sharing"] == ["douyin:u9"]
     assert [p["key"] for p in body["recent_posts"]] == ["weibo:p1"]
     assert body["recent_posts"][0]["highlight"]
+
+
+async def test_account_api_without_a_ring(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/api/accounts/weibo/evil")).json()
+    assert (body["ring"], body["ring_size"], body["ring_contacts"], body["ring_members"]) == (
+        None,
+        None,
+        [],
+        [],
+    )
 
 
 async def test_account_api_404(client: httpx.AsyncClient) -> None:

@@ -28,6 +28,7 @@ from pipeline.models import (
     SourceState,
     Verdict,
 )
+from pipeline.rings.job import find_live_rings
 
 pytestmark = pytest.mark.browser
 
@@ -147,7 +148,6 @@ SEED_ACCOUNTS = [
         flagged_posts=1,
         total_posts=1,
         reasons=["发布代理退保广告", "留有私人微信"],
-        ring="ring-tuibao888",
         first_seen=T0,
         last_seen=T0 + timedelta(hours=1),
     ),
@@ -163,7 +163,6 @@ SEED_ACCOUNTS = [
         flagged_posts=1,
         total_posts=1,
         reasons=["发布停息挂账广告"],
-        ring="ring-tuibao888",
     ),
 ]
 
@@ -198,6 +197,7 @@ class LiveServer:
         await self.store.write_batch(
             SEED_POSTS, SEED_ACCOUNTS, [SourceState(name="weibo-sample", posts_total=5)]
         )
+        await find_live_rings(self.store)  # the two accounts share tuibao888
         config = uvicorn.Config(
             create_app(self.store), log_level="warning", lifespan="off", access_log=False
         )
@@ -317,6 +317,8 @@ def test_investigator_flow_in_chromium(live_server: LiveServer, browser) -> None
     page.wait_for_url("**/accounts/weibo/u1")
     expect(page.locator("h1")).to_contain_text("退保无忧小陈")
     expect(page.locator(".sharing li a")).to_have_text("上岸顾问")
+    expect(page.locator(".ring-members li a")).to_have_text("上岸顾问")
+    expect(page.locator("dd.ring")).to_contain_text("2 个账号，共用: tuibao888")
     expect(page.locator(".recent article.hit")).to_have_count(2)
     page.screenshot(path="/tmp/radar-dashboard-account.png", full_page=True)
 

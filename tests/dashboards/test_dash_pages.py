@@ -208,3 +208,55 @@ async def test_store_failure_is_a_zh_500_without_details(store: FakeStore) -> No
         r = await c.get("/api/search")
         assert r.status_code == 500
         assert r.json() == {"error": "internal error"}
+
+
+async def test_account_page_shows_the_ring_and_links_its_other_members(
+    client: httpx.AsyncClient,
+) -> None:
+    html = (await client.get("/accounts/weibo/u1")).text
+    line = (
+        '<code class="ring-id">ring-1</code>（2 个账号，共用: '
+        '<code class="contact">wx:tb8888</code>）'
+    )
+    assert f'<dt>团伙</dt><dd class="ring">{line}' in html
+    section = html[html.index('<section class="ring-members">') :]
+    section = section[: section.index("</section>")]
+    assert f'<p class="ring">团伙 {line}' in section
+    assert '<a href="/accounts/douyin/u9">退保小助手二号</a>' in section
+    assert "/accounts/weibo/u1" not in section  # the account itself is not listed again
+    member = (await client.get("/accounts/douyin/u9")).text
+    assert '<a href="/accounts/weibo/u1">退保小助手</a>' in member
+
+
+async def test_ring_contacts_and_member_names_are_escaped(store: FakeStore) -> None:
+    from dashboards.app import create_app
+    from pipeline.models import AccountRisk, Ring
+
+    hostile = '<img src=x onerror="alert(6)">'
+    store.rings["ring-x"] = Ring(id="ring-x", size=2, contacts=[f"link:{hostile}"])
+    await store.write_batch(
+        [],
+        [
+            AccountRisk(platform="weibo", account_id="a", nickname="甲", ring="ring-x"),
+            AccountRisk(platform="weibo", account_id="b", nickname=hostile, ring="ring-x"),
+        ],
+    )
+    transport = httpx.ASGITransport(app=create_app(store))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        html = (await c.get("/accounts/weibo/a")).text
+    assert hostile not in html
+    assert "link:&lt;img src=x onerror=&#34;alert(6)&#34;&gt;" in html
+    assert '<a href="/accounts/weibo/b">&lt;img src=x onerror=&#34;alert(6)&#34;&gt;</a>' in html
+
+
+async def test_a_ring_replaced_meanwhile_still_shows_its_id(store: FakeStore) -> None:
+    from dashboards.app import create_app
+
+    store.rings.clear()  # the job replaced the rings between the account and ring reads
+    transport = httpx.ASGITransport(app=create_app(store))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/accounts/weibo/u1")
+    assert r.status_code == 200
+    assert '<p class="ring">团伙 <code class="ring-id">ring-1</code></p>' in r.text
+    assert "个账号，共用" not in r.text
+    assert '<a href="/accounts/douyin/u9">退保小助手二号</a>' in r.text

@@ -174,8 +174,9 @@ P6 = scored(
     created=day(6),
 )
 POSTS = [P1, P2, P3, P4, P5, P6]
+# No ``ring``: a written ring is never read back (the ring job's saved rings are).
 ACCOUNTS = [
-    account("weibo", "u1", score=0.9, flagged=True, contacts=["wechat:tb2025"], ring="r1"),
+    account("weibo", "u1", score=0.9, flagged=True, contacts=["wechat:tb2025"]),
     account("weibo", "u2", score=0.8, flagged=True, contacts=["wechat:dk888", "qq:12345"]),
-    account("douyin", "u3", score=0.7, flagged=True, contacts=[], ring="r1"),
+    account("douyin", "u3", score=0.7, flagged=True, contacts=[]),
 ]

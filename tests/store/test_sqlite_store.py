@@ -244,3 +244,29 @@ async def test_reject_samples_are_capped(sqlite_store: SqliteStore, db_path: Pat
     (length,) = raw(db_path).execute("SELECT length(sample) FROM rejects").fetchone()
     assert length == 2_000
     assert (await sqlite_store.stats()).rejects == 1
+
+
+async def test_migration_0005_drops_rings_written_with_accounts(db_path: Path) -> None:
+    """Before 0005 an account row carried whatever ring its writer had; afterwards only
+    the ring job's saved rings are read back."""
+    db_path.parent.mkdir(parents=True)
+    con = raw(db_path)
+    migrate(con, load_migrations()[:4])
+    old = msgspec.structs.replace(ACCOUNTS[0], ring="ring-old")
+    con.execute(
+        "INSERT INTO accounts (key, platform, account_id, score, flagged, ring, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (old.key, old.platform, old.account_id, old.score, 1, old.ring, msgspec.json.encode(old)),
+    )
+    con.close()
+
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        assert await store.get_account("weibo", "u1") == ACCOUNTS[0]  # ring None
+    finally:
+        await store.close()
+    assert (
+        raw(db_path).execute("SELECT count(*) FROM accounts WHERE ring IS NOT NULL").fetchone()[0]
+        == 0
+    )

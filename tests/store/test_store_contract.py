@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from store_factories import ACCOUNTS, P1, P2, P3, P5, P6, POSTS, day, scored
+from store_factories import ACCOUNTS, P1, P2, P3, P5, P6, POSTS, account, day, scored
 
+from detectors.rings import Membership
 from pipeline.models import (
     Reject,
     Review,
     ReviewStatus,
+    Ring,
     SearchQuery,
     SearchResult,
     SourceState,
@@ -529,3 +531,97 @@ async def test_saving_a_list_again_replaces_it(store: Store) -> None:
     await store.save_takedown_list(again)
     assert await store.get_takedown_list(first.id) == again
     assert [s.count for s in await store.list_takedown_lists()] == [2]
+
+
+# -- rings (saved by the ring job, overlaid on every account read) ------------------------
+
+
+def _ring(ring_id: str, *members: str, contact: str = "wechat:tb2025") -> dict[str, Membership]:
+    return {key: Membership(ring_id, [contact], []) for key in members}
+
+
+async def test_saved_rings_fill_every_account_read(loaded: Store) -> None:
+    await loaded.save_rings(_ring("ring-a", "weibo:u1", "douyin:u3"), at=day(2))
+
+    assert (await loaded.get_account("weibo", "u1")).ring == "ring-a"  # type: ignore[union-attr]
+    found = await loaded.get_accounts(["weibo:u1", "weibo:u2", "douyin:u3"])
+    assert {k: a.ring for k, a in found.items()} == {
+        "weibo:u1": "ring-a",
+        "weibo:u2": None,
+        "douyin:u3": "ring-a",
+    }
+    sharing = await loaded.accounts_sharing_contacts(["wechat:tb2025"])
+    assert {a.key: a.ring for a in sharing} == {"weibo:u1": "ring-a", "douyin:u3": "ring-a"}
+    new = await loaded.accounts_with_status(ReviewStatus.NEW)
+    assert {a.key: a.ring for a in new} == {k: a.ring for k, a in found.items()}
+    await _review_account(loaded, "douyin:u3", ReviewStatus.CONFIRMED, 3)
+    [confirmed] = await loaded.accounts_with_status(ReviewStatus.CONFIRMED)
+    assert (confirmed.key, confirmed.ring) == ("douyin:u3", "ring-a")
+
+    ring = await loaded.get_ring("ring-a")
+    assert ring == Ring(id="ring-a", size=2, contacts=["wechat:tb2025"], found_at=day(2))
+    members = await loaded.ring_members("ring-a")
+    assert [(a.key, a.ring) for a in members] == [("weibo:u1", "ring-a"), ("douyin:u3", "ring-a")]
+    assert members[0] == msgspec.structs.replace(ACCOUNTS[0], ring="ring-a")
+    assert [a.key for a in await loaded.ring_members("ring-a", limit=1)] == ["weibo:u1"]
+    assert await loaded.get_ring("ring-nope") is None
+    assert await loaded.ring_members("ring-nope") == []
+
+
+async def test_saving_rings_replaces_the_previous_assignment(loaded: Store) -> None:
+    await loaded.save_rings(_ring("ring-a", "weibo:u1", "douyin:u3"), at=day(1))
+    moved = _ring("ring-b", "weibo:u1", "weibo:u2", contact="wechat:dk888")
+    await loaded.save_rings(moved, at=day(2))
+
+    found = await loaded.get_accounts(["weibo:u1", "weibo:u2", "douyin:u3"])
+    assert {k: a.ring for k, a in found.items()} == {
+        "weibo:u1": "ring-b",
+        "weibo:u2": "ring-b",
+        "douyin:u3": None,  # left its ring: the stale membership is gone
+    }
+    assert await loaded.get_ring("ring-a") is None
+    assert await loaded.ring_members("ring-a") == []
+    assert [a.key for a in await loaded.ring_members("ring-b")] == ["weibo:u1", "weibo:u2"]
+
+    await loaded.save_rings({}, at=day(3))
+    assert {a.ring for a in (await loaded.get_accounts(list(found))).values()} == {None}
+    assert await loaded.get_ring("ring-b") is None
+
+
+async def test_a_later_account_write_keeps_the_saved_ring(loaded: Store) -> None:
+    await loaded.save_rings(_ring("ring-a", "weibo:u1"), at=day(1))
+    # A live fold writes what it read or built: no ring, or a stale one.
+    refolded = msgspec.structs.replace(ACCOUNTS[0], ring=None, score=0.95)
+    stale = msgspec.structs.replace(ACCOUNTS[1], ring="ring-gone")
+    await loaded.write_batch([P1], [refolded, stale])
+
+    u1 = await loaded.get_account("weibo", "u1")
+    assert u1 is not None and (u1.ring, u1.score) == ("ring-a", 0.95)
+    u2 = await loaded.get_account("weibo", "u2")
+    assert u2 is not None and u2.ring is None  # a written ring is never read back
+
+
+async def test_ring_inputs_page_through_every_account_with_contacts(store: Store) -> None:
+    accounts = [
+        account(
+            "weibo",
+            f"a{n:02d}",
+            score=0.9 if n % 3 == 0 else 0.2,
+            flagged=n % 3 == 0,
+            contacts=[f"wechat:shop{n % 4}", f"phone:1380000{n:04d}"] if n % 5 else [],
+        )
+        for n in range(23)
+    ]
+    await store.write_batch([], accounts)
+    pages, after = [], None
+    while page := await store.ring_inputs(after, limit=4):
+        assert len(page) <= 4
+        pages.append(page)
+        after = page[-1].key
+    got = [row for page in pages for row in page]
+    expected = [a for a in accounts if a.contacts]
+    assert [r.key for r in got] == [a.key for a in expected]  # by key, each once
+    assert [(sorted(r.contacts), r.flagged) for r in got] == [
+        (sorted(a.contacts), a.flagged) for a in expected
+    ]
+    assert len(pages) == -(-len(expected) // 4)

@@ -1,0 +1,76 @@
+"""``radar rings``: run the ring job once on the configured store and print the rings.
+
+One block per ring (id, size, shared contacts, member accounts), biggest first, then a
+summary line; ``--json`` prints the same as one JSON object. Operator mistakes (no store
+yet, a store that cannot be reached or read) are one-line
+:class:`~pipeline.config.ConfigError` messages, as for the other commands.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from typing import Any, TextIO
+
+import msgspec
+
+from pipeline.config import ConfigError, Settings
+from pipeline.rings.job import RingRun, find_live_rings, policy_for
+from pipeline.store.factory import open_store, store_missing
+from pipeline.store.migrate import SchemaError
+
+
+def rings_json(run: RingRun) -> dict[str, Any]:
+    return {
+        "rings": [
+            {
+                "id": ring.id,
+                "size": ring.size,
+                "contacts": ring.contacts,
+                "members": run.members(ring.id),
+            }
+            for ring in _biggest_first(run)
+        ],
+        "accounts_in_rings": len(run.memberships),
+        "accounts_read": run.accounts_read,
+        "seconds": round(run.seconds, 3),
+    }
+
+
+def _biggest_first(run: RingRun) -> list[Any]:
+    return sorted(run.rings, key=lambda r: (-r.size, r.id))
+
+
+def print_rings(run: RingRun, out: TextIO) -> None:
+    for ring in _biggest_first(run):
+        print(f"{ring.id}  {ring.size} account(s)  共用: {', '.join(ring.contacts)}", file=out)
+        for key in run.members(ring.id):
+            print(f"  {key}", file=out)
+    print(
+        f"{len(run.rings)} ring(s), {len(run.memberships)} account(s) in rings; "
+        f"{run.accounts_read} account(s) with contacts read in {run.seconds:.2f}s",
+        file=out,
+    )
+
+
+async def run_rings(settings: Settings, *, as_json: bool = False, out: TextIO | None = None) -> int:
+    """Exit status 0, also when there are no rings. The rings are saved (replacing the
+    previous run's), exactly as the scheduled job saves them."""
+    out = out or sys.stdout
+    if missing := store_missing(settings):
+        raise ConfigError(missing)
+    store = open_store(settings)
+    try:
+        await store.open()
+        run = await find_live_rings(store, policy_for(settings), page_size=settings.rings.page_size)
+    except ConnectionError as exc:  # the Elasticsearch store's StoreUnavailable
+        raise ConfigError(f"store unavailable: {exc}") from None
+    except (SchemaError, sqlite3.DatabaseError) as exc:
+        raise ConfigError(f"{settings.sqlite_file}: {exc}") from None
+    finally:
+        await store.close()
+    if as_json:
+        out.write(msgspec.json.encode(rings_json(run)).decode() + "\n")
+    else:
+        print_rings(run, out)
+    return 0
