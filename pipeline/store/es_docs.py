@@ -5,6 +5,9 @@ never indexed) for lossless round trips, and beside them flat copies of what is
 searched, filtered, sorted and faceted: the detector's hits as exact fields
 (``categories``, ``features``, ``contacts``), ``flagged``, ``score``, ``platform``,
 ``posted_at`` and the review ``status``.
+
+Post and account documents are written on every batch, so they are Structs encoded
+straight to JSON bytes (:func:`encode`); the rest are small dicts the client encodes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pipeline.models import (
     SourceState,
     Verdict,
 )
-from pipeline.store.es_mappings import dedupe, iso
+from pipeline.store.es_mappings import dedupe, iso, utc
 from pipeline.store.fts import fold
 from pipeline.store.highlight import highlight
 
@@ -40,32 +43,75 @@ def posted_at(post: Post) -> datetime | None:
     return post.created_at or post.collected_at
 
 
-def post_doc(scored: ScoredPost, status: str) -> dict[str, Any]:
+class PostDoc(msgspec.Struct, kw_only=True, gc=False):
+    """A post document's ``_source``; the fields are the posts mapping's
+    (:func:`pipeline.store.es_mappings.posts_mappings`).
+
+    A Struct rather than a dict so that :func:`encode` writes it to JSON bytes in one
+    call, the nested ``Post`` and ``Verdict`` included (no ``to_builtins`` copy), and
+    ``bulk_write`` sends the bytes as they are. Flat datetimes are UTC
+    (:func:`pipeline.store.es_mappings.utc`): msgspec writes them as ``iso`` does.
+    ``gc=False``: a document refers to no container that could refer back to it.
+    """
+
+    key: str
+    platform: str
+    post_id: str
+    account_key: str | None
+    author_id: str | None
+    author_name: str | None
+    source: str
+    url: str | None
+    text: str
+    search_text: str
+    created_at: datetime | None
+    collected_at: datetime | None
+    posted_at: datetime | None
+    flagged: bool
+    score: float
+    categories: list[str]
+    features: list[str]
+    contacts: list[str]
+    status: str
+    detector_version: str
+    post: Post
+    verdict: Verdict
+
+
+def post_doc(scored: ScoredPost, status: str) -> PostDoc:
     post, verdict = scored.post, scored.verdict
-    return {
-        "key": post.key,
-        "platform": post.platform,
-        "post_id": post.post_id,
-        "account_key": post.account_key,
-        "author_id": post.author_id,
-        "author_name": post.author_name,
-        "source": post.source,
-        "url": post.url,
-        "text": post.text,
-        "search_text": fold(post.text),
-        "created_at": iso(post.created_at),
-        "collected_at": iso(post.collected_at),
-        "posted_at": iso(posted_at(post)),
-        "flagged": bool(verdict.flagged),
-        "score": float(verdict.score),
-        "categories": dedupe(verdict.categories),
-        "features": dedupe(ev.feature for ev in verdict.evidence),
-        "contacts": sorted(set(dedupe(c.canonical or c.value for c in verdict.contacts))),
-        "status": status,
-        "detector_version": verdict.detector_version,
-        "post": msgspec.to_builtins(post),
-        "verdict": msgspec.to_builtins(verdict),
-    }
+    return PostDoc(
+        key=post.key,
+        platform=post.platform,
+        post_id=post.post_id,
+        account_key=post.account_key,
+        author_id=post.author_id,
+        author_name=post.author_name,
+        source=post.source,
+        url=post.url,
+        text=post.text,
+        search_text=fold(post.text),
+        created_at=utc(post.created_at),
+        collected_at=utc(post.collected_at),
+        posted_at=utc(posted_at(post)),
+        flagged=bool(verdict.flagged),
+        score=float(verdict.score),
+        categories=dedupe(verdict.categories),
+        features=dedupe([ev.feature for ev in verdict.evidence]),
+        contacts=sorted({v for c in verdict.contacts if (v := c.canonical or c.value)}),
+        status=status,
+        detector_version=verdict.detector_version,
+        post=post,
+        verdict=verdict,
+    )
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode(doc: PostDoc | AccountDoc) -> bytes:
+    """A document as the JSON bytes of its ``_source`` (what ``_bulk`` sends as is)."""
+    return _ENCODER.encode(doc)
 
 
 def hit_from_source(source: dict[str, Any], terms: Sequence[str] = ()) -> SearchHit:
@@ -83,20 +129,41 @@ def hit_from_source(source: dict[str, Any], terms: Sequence[str] = ()) -> Search
 HIT_SOURCE = ["post", "verdict", "status"]
 
 
-def account_doc(account: AccountRisk) -> dict[str, Any]:
-    return {
-        "key": account.key,
-        "platform": account.platform,
-        "account_id": account.account_id,
-        "nickname": account.nickname,
-        "score": float(account.score),
-        "flagged": bool(account.flagged),
-        "categories": dedupe(account.categories),
-        "contacts": sorted(set(dedupe(account.contacts))),
-        "ring": account.ring,
-        "last_seen": iso(account.last_seen),
-        "account": msgspec.to_builtins(account),
-    }
+class AccountDoc(msgspec.Struct, kw_only=True, gc=False):
+    """An account document's ``_source`` (the accounts mapping's fields, see
+    :func:`pipeline.store.es_mappings.fixed_mappings`); encoded like :class:`PostDoc`."""
+
+    key: str
+    platform: str
+    account_id: str
+    nickname: str | None
+    score: float
+    flagged: bool
+    categories: list[str]
+    contacts: list[str]
+    ring: str | None
+    last_seen: datetime | None
+    account: AccountRisk
+
+
+def account_doc(account: AccountRisk) -> AccountDoc:
+    """The ring is not the fold's to write: it lives in the rings index (the ring job's),
+    and account reads take it from there; a copy here would go stale."""
+    if account.ring is not None:
+        account = msgspec.structs.replace(account, ring=None)
+    return AccountDoc(
+        key=account.key,
+        platform=account.platform,
+        account_id=account.account_id,
+        nickname=account.nickname,
+        score=float(account.score),
+        flagged=bool(account.flagged),
+        categories=dedupe(account.categories),
+        contacts=sorted({c for c in account.contacts if c}),
+        ring=None,
+        last_seen=utc(account.last_seen),
+        account=account,
+    )
 
 
 def account_from_source(source: dict[str, Any]) -> AccountRisk:

@@ -183,19 +183,35 @@ def fixed_index(prefix: str, role: str) -> str:
 
 def as_utc(value: datetime) -> datetime:
     """Naive datetimes are UTC (as ``Post.created_at`` documents)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    tz = value.tzinfo
+    if tz is UTC:  # the common case, on every post write: skip the conversion
+        return value
+    return value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """:func:`as_utc` for optional values. msgspec encodes a ``UTC`` datetime exactly as
+    :func:`iso` writes it (``…Z``, microseconds only when set), so documents encoded by
+    msgspec can hold datetimes instead of pre-formatted strings."""
+    return None if value is None else as_utc(value)
 
 
 def month_index(prefix: str, when: datetime | None) -> str:
     """The monthly posts index for a post time (UTC month); undated posts share one."""
     if when is None:
         return f"{prefix}-posts-undated"
-    return f"{prefix}-posts-{as_utc(when):%Y.%m}"
+    when = as_utc(when)
+    # Attribute formatting: strftime costs microseconds per post on the write path.
+    return f"{prefix}-posts-{when.year}.{when.month:02d}"
 
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else as_utc(value).isoformat().replace("+00:00", "Z")
 
 
-def dedupe(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(v for v in values if v))
+def dedupe(values: Iterable[str | None]) -> list[str]:
+    """The values once each, in first-seen order, without empty ones (``""``, ``None``)."""
+    seen = dict.fromkeys(values)  # no generator: this runs a few times per post written
+    seen.pop("", None)
+    seen.pop(None, None)
+    return list(seen)  # type: ignore[arg-type]
