@@ -35,6 +35,7 @@ DEFAULT_BUNDLE_BYTES = 256 * 1024  # well under the brokers' 1 MiB message.max.b
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Post | list[Post])
+_PARTITIONER = DefaultPartitioner()
 
 
 def post_key_of(post: Post) -> str:
@@ -44,8 +45,9 @@ def post_key_of(post: Post) -> str:
 
 
 def partition_of(key: bytes, partitions: Sequence[int]) -> int:
-    """The partition a keyed message goes to: aiokafka's own default partitioner."""
-    return DefaultPartitioner()(key, list(partitions), list(partitions))
+    """The partition a keyed message goes to: aiokafka's own default partitioner.
+    ``partitions`` sorted, as that partitioner expects (it only indexes them)."""
+    return _PARTITIONER(key, partitions, partitions)
 
 
 @dataclass

@@ -58,7 +58,7 @@ async def publish_posts(
     if not posts:
         return
     partitions = await producer.partitions_for(POSTS_TOPIC)
-    records = bundle_records(posts, sorted(partitions), bundle_posts, bundle_max_bytes)
+    records = bundle_records(posts, list(partitions), bundle_posts, bundle_max_bytes)
     futures = [
         await producer.send(POSTS_TOPIC, value, key=key, partition=partition)
         for key, value, partition in records
