@@ -55,9 +55,13 @@ def account_json(
 ) -> dict[str, Any]:
     """``ring`` is the saved ring's id (None: in no ring); ``ring_size`` and
     ``ring_contacts`` describe the whole ring, ``ring_members`` are the other members'
-    keys (the best 50)."""
+    keys (the best 50). ``ring_weak`` lists the weak links ("mention:key",
+    "template:key") that attached the account to its ring (empty: it shares a contact),
+    ``template_peers`` the accounts posting the same ad template. The fold's own inputs
+    (post scores, template folds, mention snippets) are left out."""
     fields = msgspec.structs.asdict(account)
-    fields.pop("post_scores", None)
+    for internal in ("post_scores", "templates", "mentions"):
+        fields.pop(internal, None)
     return {
         "key": account.key,
         **fields,

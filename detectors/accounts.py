@@ -11,9 +11,16 @@ What an account adds to its posts:
   "点头像") from an account whose bio holds a private contact is scored at least
   ``funnel_floor``: the post sells, the bio converts. Decided per post (the verdict carries
   the bio contacts), so it stays idempotent in the live fold.
-- **Template reuse** (``score_accounts`` only: it needs every account at once) — the same
-  ad copy posted by several accounts raises each of them and weakly links them.
-- **Rings** (``score_accounts`` only) — see :mod:`detectors.rings`.
+- **Weak-link inputs** — the fold keeps, per account, the template fold of its ad-like
+  posts (the ``template_max_kept`` best scored, one per distinct fold) and the snippets after
+  each "@" (at most ``max_mentions``): see :mod:`detectors.weak_links`. Idempotent like
+  the rest: a post's template is keyed by its post key, and mentions are a capped,
+  sorted set union.
+- **Template reuse** (``score_accounts`` and the live ring job: it needs every account at
+  once) — the same ad copy posted by several accounts raises each of them and weakly
+  links them.
+- **Rings** (``score_accounts``; live: :mod:`pipeline.rings.job`) — see
+  :mod:`detectors.rings`.
 
 Knobs live in ``lexicon/accounts.toml`` and the ``[account]`` section of ``scoring.toml``.
 """
@@ -30,8 +37,16 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from detectors.lexicon import load_lexicon
-from detectors.rings import WeakLink, find_rings
-from detectors.templates import TemplateConfig, template_groups
+from detectors.rings import WeakGroup, WeakLink, find_rings
+from detectors.templates import TemplateConfig
+from detectors.weak_links import (
+    mention_links,
+    mention_snippets,
+    shared_templates,
+    template_links,
+    template_peers,
+    template_text,
+)
 from pipeline.models import CATEGORIES, AccountRisk, Contact, Post, Verdict
 
 if TYPE_CHECKING:
@@ -79,6 +94,11 @@ class AccountPolicy:
     template: TemplateConfig = field(default_factory=TemplateConfig)
     template_min_post_score: float = 0.3
     template_bonus: float = 0.15
+    template_max_kept: int = 8
+    template_chars: int = 600
+    template_peers_kept: int = 20
+    mention_chars: int = 24
+    max_mentions: int = 20
     negative_frames: tuple[str, ...] = (
         "warning_frame",
         "news_frame",
@@ -96,6 +116,7 @@ class AccountPolicy:
         a, d = scoring.get("account", {}), cls()
         cfg = _accounts_config() if accounts is None else accounts
         fun, tpl, ring = cfg.get("funnel", {}), cfg.get("template", {}), cfg.get("ring", {})
+        men = cfg.get("mention", {})
         return cls(
             post_threshold=float(scoring.get("threshold", d.post_threshold)),
             high_score=float(a.get("high_score", d.high_score)),
@@ -114,6 +135,11 @@ class AccountPolicy:
             ),
             template_min_post_score=float(tpl.get("min_post_score", d.template_min_post_score)),
             template_bonus=float(tpl.get("bonus", d.template_bonus)),
+            template_max_kept=int(tpl.get("max_kept", d.template_max_kept)),
+            template_chars=int(tpl.get("fold_chars", d.template_chars)),
+            template_peers_kept=int(tpl.get("peers_kept", d.template_peers_kept)),
+            mention_chars=int(men.get("chars", d.mention_chars)),
+            max_mentions=int(men.get("max_kept", d.max_mentions)),
             negative_frames=_tuple(ring.get("negative_frames"), d.negative_frames),
             generic_link_hosts=frozenset(
                 _tuple(ring.get("generic_link_hosts"), tuple(d.generic_link_hosts))
@@ -183,6 +209,64 @@ def _bare_host(canonical: str) -> str:
     return "" if "/" in host else host
 
 
+def _kept_templates(
+    kept: dict[str, str], scores: dict[str, float], post: Post, score: float, p: AccountPolicy
+) -> dict[str, str]:
+    """``kept`` after ``post`` (scored ``score``; ``scores`` already holds it): its old
+    entry dropped, then its fold added if the post is ad-like enough; entries whose post
+    left ``scores`` go too. One post per distinct fold, and at most ``template_max_kept``
+    folds: the best ranked (highest score, then smallest post key), never "the newest".
+    A rank does not depend on arrival order, and the scale-out workers replay posts after
+    a crash in another order than the embedded runner folds them: both must keep the same
+    templates (``tests/integration/test_scaleout.py``)."""
+    if score < p.template_min_post_score and post.key not in kept and kept.keys() <= scores.keys():
+        return kept  # the usual post: nothing to add, nothing to drop, no copy
+    out = {k: f for k, f in kept.items() if k != post.key and k in scores}
+    if score < p.template_min_post_score:
+        return out
+    folded = template_text(post.text, p.template_chars, p.template.min_shingles, p.template.shingle)
+    if folded is None:
+        return out
+    same = next((k for k, f in out.items() if f == folded), None)
+    if same is not None:
+        if (-scores[same], same) < (-score, post.key):
+            return out
+        del out[same]
+    out[post.key] = folded
+    if len(out) > p.template_max_kept:
+        ranked = sorted(out, key=lambda k: (-scores[k], k))[: p.template_max_kept]
+        out = {k: out[k] for k in ranked}
+    return out
+
+
+def _kept_mentions(kept: list[str], text: str, p: AccountPolicy) -> list[str]:
+    """``kept`` ∪ the post's mention snippets, sorted, cut to ``max_mentions``: a set
+    union, so folding a post twice keeps what folding it once kept."""
+    if "@" not in text:
+        return kept
+    found = mention_snippets(text, p.mention_chars)
+    if found.issubset(kept):
+        return kept
+    return sorted(found.union(kept))[: p.max_mentions]
+
+
+def kept_templates(risk: AccountRisk) -> dict[str, float]:
+    """The account's kept template folds → the score of the post that holds each: the
+    input of :func:`detectors.weak_links.shared_templates`."""
+    out: dict[str, float] = {}
+    for key, folded in risk.templates.items():
+        score = risk.post_scores.get(key)
+        if score is not None and score > out.get(folded, -1.0):
+            out[folded] = score
+    return out
+
+
+def with_template_bonus(score: float, policy: AccountPolicy) -> float:
+    """An account score raised for sharing a counted ad template (once per account: the
+    signal is "this copy is an ad", not "this copy is popular")."""
+    return round(min(1.0, score + policy.template_bonus), 4)
+
+
 def fold_post(
     risk: AccountRisk | None,
     post: Post,
@@ -227,6 +311,8 @@ def fold_post(
         categories=[c for c in CATEGORIES if c in cats],
         contacts=contacts[: p.max_contacts],
         post_scores=scores,
+        templates=_kept_templates(risk.templates, scores, post, score, p),
+        mentions=_kept_mentions(risk.mentions, post.text, p),
         flagged_posts=flagged_posts,
         total_posts=len(scores),
         reasons=[summary, *top_reasons],
@@ -240,9 +326,6 @@ class _Scored:
     """One account of a ``score_accounts`` input while it is being scored."""
 
     risk: AccountRisk
-    texts: list[str]
-    post_scores: list[float]
-    nickname: str | None
     score: float = 0.0
     flagged: bool = False
     reasons: list[str] = field(default_factory=list)
@@ -266,7 +349,6 @@ def _fold_accounts(
         account_id = str(account["account_id"])
         bio, nickname = account.get("bio"), account.get("nickname")
         risk = AccountRisk(platform=platform, account_id=account_id, nickname=nickname, bio=bio)
-        texts, post_scores = [], []
         for item in account.get("posts") or []:
             post = Post(
                 platform=platform,
@@ -278,8 +360,6 @@ def _fold_accounts(
             )
             verdict = next(verdicts)
             risk = fold_post(risk, post, verdict, policy)
-            texts.append(post.text)
-            post_scores.append(post_score(post.text, verdict, policy))
         if bio:  # an account with no posts can still share its bio contact with a ring
             found = detector.bio_contacts(bio)
             bio_contacts = {c.canonical for c in found if _names_a_shop(c, policy)}
@@ -288,9 +368,6 @@ def _fold_accounts(
         scored.append(
             _Scored(
                 risk,
-                texts,
-                post_scores,
-                nickname,
                 score=risk.score,
                 flagged=risk.flagged,
                 reasons=list(risk.reasons),
@@ -299,53 +376,28 @@ def _fold_accounts(
     return scored
 
 
-def _apply_templates(scored: list[_Scored], policy: AccountPolicy) -> list[WeakLink]:
+def _apply_templates(scored: list[_Scored], policy: AccountPolicy) -> list[WeakGroup]:
     """Raise accounts that post an ad template other accounts post too; return the weak
-    links between the accounts that share one."""
-    refs: list[tuple[int, float]] = []
-    texts: list[str] = []
-    for n, s in enumerate(scored):
-        for text, score in zip(s.texts, s.post_scores, strict=True):
-            if score >= policy.template_min_post_score:
-                refs.append((n, score))
-                texts.append(text)
-    links: list[WeakLink] = []
-    for group in template_groups(texts, policy.template):
-        owners = sorted({refs[i][0] for i in group})
-        if len(owners) < 2 or max(refs[i][1] for i in group) < policy.post_threshold:
+    links between the accounts that share one. The inputs are what the fold kept
+    (:func:`kept_templates`), exactly what the live ring job reads."""
+    templates = {s.risk.key: kept_templates(s.risk) for s in scored if s.risk.templates}
+    shared = shared_templates(templates, policy.template, policy.post_threshold)
+    peers = template_peers(shared, limit=0)
+    for s in scored:
+        if s.risk.key not in peers:
             continue
-        for n in owners:
-            s = scored[n]
-            s.score = round(min(1.0, s.score + policy.template_bonus), 4)
-            s.flagged = s.flagged or s.score >= policy.high_score
-            s.reasons.append(f"与 {len(owners) - 1} 个账号发布相同的广告模板")
-        keys = [scored[n].risk.key for n in owners]
-        links += [WeakLink(a, b, "template") for i, a in enumerate(keys) for b in keys[i + 1 :]]
-    return links
+        s.score = with_template_bonus(s.score, policy)
+        s.flagged = s.flagged or s.score >= policy.high_score
+        s.reasons.append(f"与 {peers[s.risk.key][0]} 个账号发布相同的广告模板")
+    return template_links(shared)
 
 
 def _mention_links(scored: list[_Scored]) -> list[WeakLink]:
-    """``@nickname`` (or ``@account_id``) of another account on the same platform; the
-    longest name that follows the ``@`` wins, and one-character names are ignored."""
-    names: dict[tuple[str, str], set[str]] = {}
-    for s in scored:
-        for name in {s.nickname, s.risk.account_id}:
-            if name and len(name) >= 2:
-                names.setdefault((s.risk.platform, name), set()).add(s.risk.key)
-    longest = max((len(n) for _, n in names), default=0)
-    links: set[WeakLink] = set()
-    for s in scored:
-        me, platform = s.risk.key, s.risk.platform
-        for text in s.texts:
-            start = text.find("@")
-            while start != -1:
-                for size in range(min(longest, len(text) - start - 1), 1, -1):
-                    found = names.get((platform, text[start + 1 : start + 1 + size]))
-                    if found:
-                        links.update(WeakLink(me, o, "mention") for o in found if o != me)
-                        break
-                start = text.find("@", start + 1)
-    return sorted(links)
+    """@-mentions between the scored accounts, from the snippets the fold kept."""
+    return mention_links(
+        {s.risk.key: (s.risk.nickname, s.risk.account_id) for s in scored},
+        {s.risk.key: s.risk.mentions for s in scored if s.risk.mentions},
+    )
 
 
 def score_accounts(
@@ -361,13 +413,14 @@ def score_accounts(
         detector = Detector()
     policy = AccountPolicy.from_scoring(detector.lexicon.scoring)
     scored = _fold_accounts(list(accounts), detector, policy)
-    weak = _apply_templates(scored, policy) + _mention_links(scored)
+    templates = _apply_templates(scored, policy)
     eligible = {s.risk.key for s in scored if s.flagged}
     rings = find_rings(
         {s.risk.key: set(s.risk.contacts) for s in scored},
-        weak,
+        _mention_links(scored),
         eligible if policy.ring_requires_flagged else None,
         policy.weak_links_to_attach,
+        templates,
     )
     sizes: dict[str, int] = {}
     for m in rings.values():

@@ -27,7 +27,7 @@ The rule, in order:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import NamedTuple
 
 # look-alikes folded only for linking; the canonical key (what investigators see) keeps them
@@ -111,15 +111,26 @@ class WeakLink(NamedTuple):
     kind: str  # "mention" | "template"
 
 
+class WeakGroup(NamedTuple):
+    """A weak link between every two of ``members`` (the owners of one ad template),
+    without spelling out the pairs: a template posted by 10,000 accounts is 50 million
+    pairs, while only the pairs that touch a ring member can attach anyone."""
+
+    kind: str
+    members: Sequence[str]
+
+
 def find_rings(
     contacts_by_account: Mapping[str, Set[str]],
     weak_links: Iterable[WeakLink] = (),
     eligible: Set[str] | None = None,
     min_weak: int = 2,
+    weak_groups: Iterable[WeakGroup] = (),
 ) -> dict[str, Membership]:
     """Each account in a ring → its :class:`Membership`; accounts in no ring are absent.
     ``eligible`` (None: every account) are the accounts that may hold a ring together or
-    be attached by weak links: in practice, the flagged ones."""
+    be attached by weak links: in practice, the flagged ones. ``weak_groups`` are weak
+    links too, one between every two members of a group."""
     holders: dict[str, set[str]] = {}
     for account, contacts in contacts_by_account.items():
         for contact in contacts:
@@ -152,13 +163,23 @@ def find_rings(
             out[a] = Membership(rid, mine[a], [])
 
     attach: dict[str, dict[str, set[str]]] = {}
+
+    def add(me: str, other: str, kind: str) -> None:
+        if me in out or other not in out or me == other:
+            return
+        if eligible is not None and me not in eligible:
+            return
+        attach.setdefault(me, {}).setdefault(out[other].ring, set()).add(f"{kind}:{other}")
+
     for link in weak_links:
-        for me, other in ((link.a, link.b), (link.b, link.a)):
-            if me in out or other not in out or me == other:
-                continue
-            if eligible is not None and me not in eligible:
-                continue
-            attach.setdefault(me, {}).setdefault(out[other].ring, set()).add(f"{link.kind}:{other}")
+        add(link.a, link.b, link.kind)
+        add(link.b, link.a, link.kind)
+    for group in weak_groups:
+        ringed = [m for m in group.members if m in out]
+        if ringed:
+            for me in group.members:
+                for other in ringed:
+                    add(me, other, group.kind)
     for account, by_ring in attach.items():
         if len(by_ring) == 1:
             ((rid, links),) = by_ring.items()

@@ -36,7 +36,13 @@ def fold(text: str) -> str:
 
 def shingles(text: str, k: int = 3) -> frozenset[int]:
     """Hashed character k-grams of the folded text (crc32: stable across processes)."""
-    f = fold(text)
+    return folded_shingles(fold(text), k)
+
+
+def folded_shingles(f: str, k: int = 3) -> frozenset[int]:
+    """:func:`shingles` of a text already folded. Folding is not idempotent (dropping an
+    ASCII run can join two shorter ones into a new run of four), so a kept fold must be
+    shingled as is, never folded again."""
     if len(f) < k:
         return frozenset()
     return frozenset(zlib.crc32(f[i : i + k].encode("utf-8")) for i in range(len(f) - k + 1))
@@ -78,12 +84,16 @@ class _MinHasher:
         return mixed.min(axis=1)
 
 
-def template_groups(texts: Sequence[str], config: TemplateConfig | None = None) -> list[list[int]]:
+def template_groups(
+    texts: Sequence[str], config: TemplateConfig | None = None, *, folded: bool = False
+) -> list[list[int]]:
     """Groups (indices into ``texts``, each sorted, groups sorted) of texts that share a
     template: connected components of the "Jaccard ≥ threshold" graph. Texts with too
-    few shingles, and texts with no near-duplicate, are in no group."""
+    few shingles, and texts with no near-duplicate, are in no group. ``folded``: the
+    texts are :func:`fold` outputs already (what the live fold keeps)."""
     cfg = config or TemplateConfig()
-    sets = [shingles(t, cfg.shingle) for t in texts]
+    shingle = folded_shingles if folded else shingles
+    sets = [shingle(t, cfg.shingle) for t in texts]
     # identical shingle sets (exact copies, copies that differ in contact or punctuation)
     # are one candidate: a thousand copies of one ad cost one signature, not a million pairs
     first: dict[frozenset[int], int] = {}

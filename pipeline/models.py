@@ -162,6 +162,16 @@ class AccountRisk(msgspec.Struct, kw_only=True, omit_defaults=True):
     ring: str | None = None
     first_seen: datetime | None = None
     last_seen: datetime | None = None
+    # Weak-link inputs the fold keeps for the ring job (:mod:`detectors.weak_links`):
+    # post key → the template fold of an ad-like post's text (one per distinct fold), and
+    # the text after each "@" in the account's posts (sorted, capped).
+    templates: dict[str, str] = msgspec.field(default_factory=dict)
+    mentions: list[str] = msgspec.field(default_factory=list)
+    # Filled by account reads from the last ring job, like ``ring`` (the fold never writes
+    # them): the weak links ("kind:account") that attached the account to its ring, and
+    # the accounts posting the same counted ad template.
+    ring_weak: list[str] = msgspec.field(default_factory=list)
+    template_peers: list[str] = msgspec.field(default_factory=list)
     # The account's current review, filled only by reads that join it
     # (``Store.accounts_with_status``); it is not part of the risk, so writers leave it None.
     review: Review | None = None
@@ -410,11 +420,18 @@ class TakedownSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 class AccountLinks(msgspec.Struct, frozen=True):
     """One page row of the ring job's input: an account's linking contacts (canonical,
-    see :func:`detectors.accounts.linking_contacts`) and whether it is flagged."""
+    see :func:`detectors.accounts.linking_contacts`), whether it is flagged, and its
+    weak-link inputs."""
 
     key: str
     contacts: list[str]
     flagged: bool = False
+    # Weak-link inputs (see ``AccountRisk.templates`` / ``mentions``): the names others
+    # @-mention it by, its account score, each kept template fold → that post's score.
+    nickname: str | None = None
+    score: float = 0.0
+    templates: dict[str, float] = msgspec.field(default_factory=dict)
+    mentions: list[str] = msgspec.field(default_factory=list)
 
 
 class Ring(msgspec.Struct, kw_only=True, omit_defaults=True):

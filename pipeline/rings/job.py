@@ -9,17 +9,33 @@ posts, never a contact named in an exposure frame), and this job links them acro
 accounts with :func:`detectors.rings.find_rings`, under the same policy knobs as the scan
 (``ring_requires_flagged``: a ring needs a flagged member).
 
-**Strong links only.** The scan also attaches accounts by weak links (an @-mention of a
-ring member, a shared ad template), but both need every account's post texts side by
-side; reading all posts on every run would cost far more than the contacts. An account
-that only a weak link would attach stays outside the ring here.
+**Weak links, as the scan.** The scan also attaches accounts by weak links (an
+@-mention of a ring member, a shared ad template: :func:`find_rings` rule 3). The job
+cannot read every post text on every run, so the folds keep compact inputs for them on
+each account (``AccountRisk.templates``: the template fold of each ad-like post, a few
+per account; ``AccountRisk.mentions``: the characters after each "@"), and this job
+links them with the scan's own functions (:mod:`detectors.weak_links`). Eligibility is
+the scan's too: flagged, or the fold's account score plus ``template_bonus`` reaching
+``high_score`` for an account sharing a counted template. The bonus only decides
+eligibility here: the stored score stays the fold's (alerts and takedown lists read it).
+
+Where the job can differ from the scan over the same posts: a mention resolves against
+the names (nickname, account id) of the accounts read, which are those holding a contact,
+a kept template, or (flagged) mentions. Every possible ring member holds a contact, so a
+mention of a member is always found; but the scan also knows the names of accounts that
+are none of these, and its longest-name rule can then prefer such a name ("@张三丰" is
+张三丰, not the member 张三), where the job, not knowing 张三丰, resolves to 张三. And the
+fold keeps at most ``template_max_kept`` templates and ``max_mentions`` snippets per
+account (the scan folds too, so it has the same caps).
 
 Streaming: accounts are read from the store in pages of ``page_size`` (key, contacts,
-flagged: no posts, no risk documents), so memory is the contacts of the accounts that
-hold any. ``find_rings`` runs on a worker thread so the event loop (dashboard, pipeline)
-keeps going. The whole assignment is then saved in one ``save_rings``, which replaces the
-previous one: an account whose contact changed leaves its ring. Ring ids hash the
-smallest shared contact, so reruns over the same accounts give the same ids.
+flagged, nickname, score, kept templates with their post scores, mentions: no posts, no
+risk documents), so memory is the inputs of the accounts that hold any. ``assign`` runs
+on a worker thread so the event loop (dashboard, pipeline) keeps going. The whole
+assignment is then saved in one ``save_rings``, which replaces the previous one (rings,
+memberships and the template peers investigators see on the account page): an account
+whose contact changed leaves its ring. Ring ids hash the smallest shared contact, so
+reruns over the same accounts give the same ids.
 
 Used by ``radar rings``, the embedded runner's scheduled job and the scale-out
 scheduler alike; works on any :class:`~pipeline.store.base.Store`.
@@ -33,10 +49,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from detectors.accounts import AccountPolicy, default_policy
+from detectors.accounts import AccountPolicy, default_policy, with_template_bonus
 from detectors.rings import Membership, find_rings
+from detectors.weak_links import mention_links, shared_templates, template_links, template_peers
 from pipeline.models import Ring
 from pipeline.store.base import Store
 from pipeline.store.rings import summarise
@@ -51,10 +68,22 @@ PAGE_SIZE = 5_000
 
 @dataclass
 class RingInputs:
-    """The ring job's input, as read from the store."""
+    """The ring job's input, as read from the store, by account key."""
 
     contacts: dict[str, set[str]] = field(default_factory=dict)
     flagged: set[str] = field(default_factory=set)
+    scores: dict[str, float] = field(default_factory=dict)
+    names: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    templates: dict[str, dict[str, float]] = field(default_factory=dict)
+    mentions: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Assignment(NamedTuple):
+    """What :func:`assign` found: each ringed account's membership, and each account
+    sharing a counted ad template → its template peers (capped)."""
+
+    memberships: dict[str, Membership]
+    template_peers: dict[str, list[str]]
 
 
 @dataclass
@@ -66,6 +95,7 @@ class RingRun:
     rings: list[Ring]
     accounts_read: int
     seconds: float
+    template_peers: dict[str, list[str]] = field(default_factory=dict)
     _by_ring: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def members(self, ring_id: str) -> list[str]:
@@ -84,24 +114,48 @@ def policy_for(settings: Settings) -> AccountPolicy:
 
 
 async def read_inputs(store: Store, page_size: int = PAGE_SIZE) -> RingInputs:
-    """Every stored account holding a linking contact, page by page."""
+    """Every stored account holding a linking contact or weak-link inputs, page by page."""
     inputs = RingInputs()
     after: str | None = None
     while True:
         page = await store.ring_inputs(after, page_size)
         for row in page:
-            inputs.contacts[row.key] = set(row.contacts)
+            key = row.key
+            inputs.contacts[key] = set(row.contacts)
             if row.flagged:
-                inputs.flagged.add(row.key)
+                inputs.flagged.add(key)
+            inputs.scores[key] = row.score
+            inputs.names[key] = (row.nickname, key.partition(":")[2])
+            if row.templates:
+                inputs.templates[key] = dict(row.templates)
+            if row.mentions:
+                inputs.mentions[key] = list(row.mentions)
         if len(page) < page_size:
             return inputs
         after = page[-1].key
 
 
-def assign(inputs: RingInputs, policy: AccountPolicy) -> dict[str, Membership]:
-    """Pure: the memberships of these accounts under ``policy`` (strong links only)."""
-    eligible = inputs.flagged if policy.ring_requires_flagged else None
-    return find_rings(inputs.contacts, (), eligible, policy.weak_links_to_attach)
+def assign(inputs: RingInputs, policy: AccountPolicy) -> Assignment:
+    """Pure: the memberships of these accounts under ``policy`` (strong links, then the
+    scan's weak links), and the template peers."""
+    shared = shared_templates(inputs.templates, policy.template, policy.post_threshold)
+    peers = template_peers(shared, policy.template_peers_kept)
+    eligible = None
+    if policy.ring_requires_flagged:
+        raised = {
+            key
+            for key in peers
+            if with_template_bonus(inputs.scores.get(key, 0.0), policy) >= policy.high_score
+        }
+        eligible = inputs.flagged | raised
+    memberships = find_rings(
+        inputs.contacts,
+        mention_links(inputs.names, inputs.mentions),
+        eligible,
+        policy.weak_links_to_attach,
+        template_links(shared),
+    )
+    return Assignment(memberships, {key: others for key, (_, others) in peers.items()})
 
 
 async def find_live_rings(
@@ -111,24 +165,28 @@ async def find_live_rings(
     page_size: int = PAGE_SIZE,
     now: datetime | None = None,
 ) -> RingRun:
-    """Read, link, and replace the saved rings with what was found."""
+    """Read, link, and replace the saved rings (and template peers) with what was found."""
     started = time.perf_counter()
     policy = policy or default_policy()
     inputs = await read_inputs(store, page_size)
-    memberships = await asyncio.to_thread(assign, inputs, policy)
+    memberships, peers = await asyncio.to_thread(assign, inputs, policy)
     at = now or datetime.now(UTC)
-    await store.save_rings(memberships, at=at)
+    await store.save_rings(memberships, at=at, template_peers=peers)
     run = RingRun(
         memberships=memberships,
         rings=summarise(memberships, at),
         accounts_read=len(inputs.contacts),
         seconds=time.perf_counter() - started,
+        template_peers=peers,
     )
     log.info(
-        "rings: %d ring(s) holding %d account(s), of %d account(s) with contacts; %.2fs",
+        "rings: %d ring(s) holding %d account(s) (%d by weak links), of %d account(s) read;"
+        " %d sharing an ad template; %.2fs",
         len(run.rings),
         len(memberships),
+        sum(1 for m in memberships.values() if m.weak),
         run.accounts_read,
+        len(peers),
         run.seconds,
     )
     return run

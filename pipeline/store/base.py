@@ -78,20 +78,28 @@ class Store(Protocol):
     ) -> list[AccountRisk]:
         """Accounts whose posts or bio carry any of these canonical contacts."""
 
-    # Rings: every account read above (and ``accounts_with_status``) fills
-    # ``AccountRisk.ring`` from the rings the ring job saved last, whatever ``ring`` the
-    # account was written with, so a live fold (which cannot see other accounts) never
-    # erases or invents one.
+    # Rings: every account read above (and ``accounts_with_status``, ``ring_members``)
+    # fills ``AccountRisk.ring``, ``ring_weak`` and ``template_peers`` from what the ring
+    # job saved last, whatever the account was written with, so a live fold (which
+    # cannot see other accounts) never erases or invents them.
 
     async def ring_inputs(self, after: str | None = None, limit: int = 5_000) -> list[AccountLinks]:
-        """One page of the ring job's input: stored accounts holding at least one linking
-        contact, by key, starting after the key ``after``. No posts are read."""
+        """One page of the ring job's input, by key, starting after the key ``after``:
+        stored accounts holding a linking contact, or a kept ad template, or (flagged)
+        @-mentions; each with its nickname, score, kept templates (fold → that post's
+        score) and mentions. No posts are read."""
 
     async def save_rings(
-        self, memberships: Mapping[str, RingMembership], *, at: datetime | None = None
+        self,
+        memberships: Mapping[str, RingMembership],
+        *,
+        at: datetime | None = None,
+        template_peers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """Replace every saved ring membership by ``memberships`` (account key → its
-        membership): an account absent from it is in no ring afterwards."""
+        membership): an account absent from it is in no ring afterwards. The saved
+        template peers (account key → accounts posting the same counted ad template) are
+        replaced by ``template_peers`` in the same step."""
 
     async def get_ring(self, ring_id: str) -> Ring | None: ...
 

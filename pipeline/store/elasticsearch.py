@@ -154,7 +154,11 @@ class ElasticsearchStore:
         return ik
 
     async def _ensure_index(self, name: str, mappings: dict[str, Any]) -> None:
+        """Create the index, or add the fields a newer version maps to an existing one
+        (mappings only ever gain fields; with ``dynamic: strict`` a document carrying an
+        unmapped field would be refused)."""
         if await self.client.indices.exists(index=name):
+            await self.client.indices.put_mapping(index=name, properties=mappings["properties"])
             return
         try:
             await self.client.indices.create(index=name, mappings=mappings)
@@ -414,10 +418,16 @@ class ElasticsearchStore:
         return await es_rings.ring_inputs(self.client, self.prefix, after, limit)
 
     async def save_rings(
-        self, memberships: Mapping[str, RingMembership], *, at: datetime | None = None
+        self,
+        memberships: Mapping[str, RingMembership],
+        *,
+        at: datetime | None = None,
+        template_peers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         when = at or datetime.now(UTC)
-        await es_rings.save_rings(self.client, self.prefix, self.settings, memberships, when)
+        await es_rings.save_rings(
+            self.client, self.prefix, self.settings, memberships, when, template_peers
+        )
 
     async def get_ring(self, ring_id: str) -> Ring | None:
         return await es_rings.get_ring(self.client, self.prefix, ring_id)

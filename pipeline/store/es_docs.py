@@ -32,6 +32,7 @@ from pipeline.models import (
 from pipeline.store.es_mappings import dedupe, iso, utc
 from pipeline.store.fts import fold
 from pipeline.store.highlight import highlight
+from pipeline.store.rings import unsaved
 
 # A reject sample is for a human to recognise the record, not to keep it whole.
 MAX_REJECT_SAMPLE = 2_000
@@ -143,14 +144,26 @@ class AccountDoc(msgspec.Struct, kw_only=True, gc=False):
     contacts: list[str]
     ring: str | None
     last_seen: datetime | None
+    # The ring job's input beside the contacts: which weak-link inputs the account holds
+    # ("template", and "mention" when flagged: what ``ring_inputs`` asks for, indexed),
+    # and the post scores of its kept templates (post key → score; not indexed). The
+    # template folds and mentions themselves are read from ``account``.
+    weak_inputs: list[str]
+    template_scores: dict[str, float]
     account: AccountRisk
+
+
+def _weak_inputs(account: AccountRisk) -> list[str]:
+    kinds = ["template"] if account.templates else []
+    return [*kinds, "mention"] if account.mentions and account.flagged else kinds
 
 
 def account_doc(account: AccountRisk) -> AccountDoc:
     """The ring is not the fold's to write: it lives in the rings index (the ring job's),
-    and account reads take it from there; a copy here would go stale."""
-    if account.ring is not None:
-        account = msgspec.structs.replace(account, ring=None)
+    and account reads take it from there; a copy here would go stale. So do its weak
+    links and template peers."""
+    account = unsaved(account)
+    scores = account.post_scores
     return AccountDoc(
         key=account.key,
         platform=account.platform,
@@ -162,6 +175,8 @@ def account_doc(account: AccountRisk) -> AccountDoc:
         contacts=sorted({c for c in account.contacts if c}),
         ring=None,
         last_seen=utc(account.last_seen),
+        weak_inputs=_weak_inputs(account),
+        template_scores={k: scores[k] for k in account.templates if k in scores},
         account=account,
     )
 

@@ -148,6 +148,8 @@ def fixed_mappings(role: str) -> dict[str, Any]:
             "contacts": _KEYWORD,
             "ring": _KEYWORD,
             "last_seen": _DATE,
+            "weak_inputs": _KEYWORD,  # the ring job's query: holds templates / mentions
+            "template_scores": _OPAQUE,
             "account": _OPAQUE,
         }
     elif role in ("reviews", "review-history"):

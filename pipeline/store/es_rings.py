@@ -1,9 +1,11 @@
 """Rings for the Elasticsearch store: ``{prefix}-rings`` (never rolls over).
 
-One document per ring member (``_id`` = ``m:`` + account key) and one per ring (``r:`` +
-ring id). Account documents are left alone: a worker's ``write_batch`` indexes whole
-account documents, so a ring written onto them would be erased by the next fold. Every
-account read instead looks its members up here by ``_id`` (:func:`overlay`).
+One document per ring member (``_id`` = ``m:`` + account key), one per ring (``r:`` +
+ring id), and one per account sharing a counted ad template (``t:`` + account key: its
+template peers). Account documents are left alone: a worker's ``write_batch`` indexes
+whole account documents, so a ring written onto them would be erased by the next fold.
+Every account read instead looks its ``m:`` and ``t:`` documents up here by ``_id``
+(:func:`overlay`).
 
 ``save_rings`` replaces the previous run's documents without a transaction: it indexes
 the new run's documents (each carrying a run id that sorts by time), refreshes, then
@@ -15,9 +17,9 @@ deletes a newer run's documents.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from elasticsearch import AsyncElasticsearch, NotFoundError
@@ -35,7 +37,7 @@ ROLE = "rings"
 _PAGE = 1_000
 _MAX_MEMBERS = 10_000  # one search page: a ring is dozens of accounts, not thousands
 _KEYWORD = {"type": "keyword"}
-_MEMBER, _RING = "member", "ring"
+_MEMBER, _RING, _PEERS = "member", "ring", "peers"
 
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
@@ -45,6 +47,7 @@ MAPPINGS: dict[str, Any] = {
         "ring": _KEYWORD,
         "contacts": _KEYWORD,
         "weak": _KEYWORD,
+        "peers": {"type": "keyword", "index": False},  # template peers, read by _id only
         "size": {"type": "integer"},
         "run": _KEYWORD,  # the saving run: ISO time + random suffix, sorts by time
         "found_at": {"type": "date"},
@@ -64,29 +67,66 @@ def _ring_id(ring_id: str) -> str:
     return "r:" + ring_id
 
 
+def peers_id(key: str) -> str:
+    return "t:" + key
+
+
+class Saved(NamedTuple):
+    """What the last run saved for one account."""
+
+    ring: str | None = None
+    weak: Sequence[str] = ()
+    peers: Sequence[str] = ()
+
+
+_NONE = Saved()
+
+
+def _strings(value: Any) -> list[str]:
+    """A keyword array as stored: a one-value array comes back bare."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
 async def saved_rings(
     client: AsyncElasticsearch, prefix: str, keys: Iterable[str]
-) -> dict[str, str]:
-    """Account key → its saved ring, for the keys that are in one."""
+) -> dict[str, Saved]:
+    """Account key → what was saved for it, for the keys in a ring or with template peers;
+    one ``mget`` of both documents per page of keys."""
     wanted = list(dict.fromkeys(keys))
-    out: dict[str, str] = {}
+    out: dict[str, Saved] = {}
     for i in range(0, len(wanted), _PAGE):
-        ids = [member_id(k) for k in wanted[i : i + _PAGE]]
-        resp = await client.mget(index=rings_index(prefix), ids=ids, source_includes=["ring"])
+        page = wanted[i : i + _PAGE]
+        ids = [member_id(k) for k in page] + [peers_id(k) for k in page]
+        resp = await client.mget(
+            index=rings_index(prefix), ids=ids, source_includes=["ring", "weak", "peers"]
+        )
         for doc in resp["docs"]:
-            if doc.get("found"):
-                out[doc["_id"][2:]] = doc["_source"]["ring"]
+            if not doc.get("found"):
+                continue
+            kind, key, source = doc["_id"][:2], doc["_id"][2:], doc["_source"]
+            saved = out.get(key, _NONE)
+            if kind == "m:":
+                ring, weak = source["ring"], _strings(source.get("weak"))
+                out[key] = saved._replace(ring=ring, weak=weak)
+            else:
+                out[key] = saved._replace(peers=_strings(source.get("peers")))
     return out
+
+
+def _overlaid(account: AccountRisk, saved: Saved) -> AccountRisk:
+    return with_ring(account, saved.ring, saved.weak, saved.peers)
 
 
 async def overlay(
     client: AsyncElasticsearch, prefix: str, accounts: Mapping[str, AccountRisk]
 ) -> dict[str, AccountRisk]:
-    """The accounts with their saved ring (None when in no ring), by key."""
+    """The accounts with what was saved for them (ring None when in no ring), by key."""
     if not accounts:
         return dict(accounts)
-    rings = await saved_rings(client, prefix, accounts)
-    return {key: with_ring(account, rings.get(key)) for key, account in accounts.items()}
+    saved = await saved_rings(client, prefix, accounts)
+    return {key: _overlaid(account, saved.get(key, _NONE)) for key, account in accounts.items()}
 
 
 async def overlay_list(
@@ -94,35 +134,69 @@ async def overlay_list(
 ) -> list[AccountRisk]:
     if not accounts:
         return accounts
-    rings = await saved_rings(client, prefix, (a.key for a in accounts))
-    return [with_ring(a, rings.get(a.key)) for a in accounts]
+    saved = await saved_rings(client, prefix, (a.key for a in accounts))
+    return [_overlaid(a, saved.get(a.key, _NONE)) for a in accounts]
+
+
+_INPUT_FIELDS = [
+    "key",
+    "contacts",
+    "flagged",
+    "nickname",
+    "score",
+    "template_scores",
+    "account.templates",
+    "account.mentions",
+]
+
+
+def _links(source: dict[str, Any]) -> AccountLinks:
+    account = source.get("account") or {}
+    scores = source.get("template_scores") or {}
+    kept: dict[str, float] = {}
+    for post_key, folded in (account.get("templates") or {}).items():
+        found = scores.get(post_key)
+        if found is not None and found > kept.get(folded, -1.0):
+            kept[folded] = float(found)
+    return AccountLinks(
+        source["key"],
+        _strings(source.get("contacts")),
+        bool(source.get("flagged")),
+        nickname=source.get("nickname"),
+        score=float(source.get("score") or 0.0),
+        templates=kept,
+        mentions=_strings(account.get("mentions")),
+    )
 
 
 async def ring_inputs(
     client: AsyncElasticsearch, prefix: str, after: str | None, limit: int
 ) -> list[AccountLinks]:
-    """Accounts with at least one contact (``exists`` skips empty arrays), by key after
-    ``after``; only three fields of each account document are read. Every hit is returned,
-    so a short page means the last page."""
+    """Accounts with at least one contact (``exists`` skips empty arrays), a kept
+    template, or (flagged) mentions (``weak_inputs``), by key after ``after``; only the
+    fields the ring job needs are read. Every hit is returned, so a short page means the
+    last page."""
     if limit <= 0:
         return []
+    query = {
+        "bool": {
+            "should": [
+                {"exists": {"field": "contacts"}},
+                {"terms": {"weak_inputs": ["template", "mention"]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
     with guard("ring_inputs"):
         resp = await client.search(
             index=fixed_index(prefix, "accounts"),
-            query={"exists": {"field": "contacts"}},
+            query=query,
             sort=[{"key": "asc"}],
             size=min(limit, 10_000),
-            source_includes=["key", "contacts", "flagged"],
+            source_includes=_INPUT_FIELDS,
             **({"search_after": [after]} if after else {}),
         )
-    out = []
-    for hit in resp["hits"]["hits"]:
-        source = hit["_source"]
-        contacts = source.get("contacts") or []
-        if isinstance(contacts, str):  # a one-value keyword array comes back bare
-            contacts = [contacts]
-        out.append(AccountLinks(source["key"], list(contacts), bool(source.get("flagged"))))
-    return out
+    return [_links(hit["_source"]) for hit in resp["hits"]["hits"]]
 
 
 def _run_id(at: datetime) -> str:
@@ -130,7 +204,11 @@ def _run_id(at: datetime) -> str:
 
 
 def _actions(
-    index: str, memberships: Mapping[str, RingMembership], at: datetime, run: str
+    index: str,
+    memberships: Mapping[str, RingMembership],
+    at: datetime,
+    run: str,
+    template_peers: Mapping[str, Sequence[str]],
 ) -> list[dict[str, Any]]:
     found_at = iso(at)
     actions: list[dict[str, Any]] = [
@@ -167,6 +245,22 @@ def _actions(
         }
         for ring in summarise(memberships, at)
     ]
+    actions += [
+        {
+            "_op_type": "index",
+            "_index": index,
+            "_id": peers_id(key),
+            "_source": {
+                "kind": _PEERS,
+                "key": key,
+                "peers": list(peers),
+                "run": run,
+                "found_at": found_at,
+            },
+        }
+        for key, peers in template_peers.items()
+        if peers
+    ]
     return actions
 
 
@@ -176,11 +270,13 @@ async def save_rings(
     settings: ElasticsearchSettings,
     memberships: Mapping[str, RingMembership],
     at: datetime,
+    template_peers: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     index = rings_index(prefix)
     run = _run_id(at)
+    actions = _actions(index, memberships, at, run, template_peers or {})
     with guard("save_rings"):
-        await bulk_write(client, _actions(index, memberships, at, run), settings)
+        await bulk_write(client, actions, settings)
         await client.indices.refresh(index=index)
         await client.delete_by_query(
             index=index,
@@ -229,9 +325,9 @@ async def ring_members(
                 index=fixed_index(prefix, "accounts"), ids=keys[i : i + _PAGE]
             )
             found += [
-                with_ring(docs.account_from_source(doc["_source"]), ring_id)
+                docs.account_from_source(doc["_source"])
                 for doc in accounts["docs"]
                 if doc.get("found")
             ]
     found.sort(key=lambda a: (-a.score, a.key))
-    return found[:limit]
+    return await overlay_list(client, prefix, found[:limit])

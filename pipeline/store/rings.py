@@ -6,7 +6,7 @@ describe a ring (its size, the contacts its members share) the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -29,8 +29,24 @@ def summarise(memberships: Mapping[str, RingMembership], at: datetime) -> list[R
     ]
 
 
-def with_ring(account: AccountRisk, ring: str | None) -> AccountRisk:
-    """``account`` carrying the saved ring (None: in no ring), whatever it was written with."""
-    if account.ring == ring:
+def with_ring(
+    account: AccountRisk,
+    ring: str | None,
+    weak: Sequence[str] = (),
+    peers: Sequence[str] = (),
+) -> AccountRisk:
+    """``account`` carrying what the last ring job saved for it: its ring (None: in no
+    ring), the weak links that attached it, its template peers; whatever it was written
+    with."""
+    weak, peers = list(weak), list(peers)
+    if account.ring == ring and account.ring_weak == weak and account.template_peers == peers:
         return account
-    return msgspec.structs.replace(account, ring=ring)
+    return msgspec.structs.replace(account, ring=ring, ring_weak=weak, template_peers=peers)
+
+
+def unsaved(account: AccountRisk) -> AccountRisk:
+    """``account`` without what the ring job owns (ring, weak links, template peers): a
+    written risk never carries them, so a fold cannot erase or revive them."""
+    if account.ring is None and not account.ring_weak and not account.template_peers:
+        return account
+    return msgspec.structs.replace(account, ring=None, ring_weak=[], template_peers=[])

@@ -83,8 +83,9 @@ from pipeline.store.sqlite_writes import ensure_fts_tokenizer, upsert_accounts, 
 
 T = TypeVar("T")
 
-# Every account read joins the saved ring (migration 0005): ``SELECT ... {_WITH_RING}``.
-_WITH_RING = "FROM accounts a LEFT JOIN ring_members m ON m.account_key = a.key"
+# Every account read joins what the ring job saved (migrations 0005, 0006):
+# ``SELECT a.data, {rows.RING_COLUMNS} {_WITH_RING}``.
+_WITH_RING = f"FROM accounts a {rows.RING_JOIN}"
 
 
 class SqliteStore:
@@ -324,11 +325,11 @@ class SqliteStore:
             return {}
         found = await self._read(
             self._query,
-            f"SELECT a.key, a.data, m.ring {_WITH_RING}"  # noqa: S608 - constant SQL
+            f"SELECT a.key, a.data, {rows.RING_COLUMNS} {_WITH_RING}"  # noqa: S608 - constant SQL
             " WHERE a.key IN (SELECT value FROM json_each(?))",
             (rows.json_list(keys),),
         )
-        return {key: rows.decode_account(data, ring) for key, data, ring in found}
+        return {key: rows.decode_account(*saved) for key, *saved in found}
 
     async def get_account(self, platform: str, account_id: str) -> AccountRisk | None:
         key = account_key(platform, account_id)
@@ -341,14 +342,14 @@ class SqliteStore:
             return []
         found = await self._read(
             self._query,
-            f"SELECT a.data, m.ring {_WITH_RING} WHERE a.key IN ("  # noqa: S608 - constant SQL
+            f"SELECT a.data, {rows.RING_COLUMNS} {_WITH_RING} WHERE a.key IN ("  # noqa: S608
             " SELECT account_key FROM contacts"
             " WHERE canonical IN (SELECT value FROM json_each(?))"
             " AND account_key != '' AND account_key != ?)"
             " ORDER BY a.score DESC, a.key",
             (rows.json_list(contacts), exclude or ""),
         )
-        return [rows.decode_account(data, ring) for data, ring in found]
+        return [rows.decode_account(*saved) for saved in found]
 
     async def reported_accounts(self) -> list[str]:
         prefix = account_review_target("")
@@ -383,10 +384,16 @@ class SqliteStore:
         return await self._read(self._in_snapshot, sqlite_rings.ring_inputs, after, limit)
 
     async def save_rings(
-        self, memberships: Mapping[str, RingMembership], *, at: datetime | None = None
+        self,
+        memberships: Mapping[str, RingMembership],
+        *,
+        at: datetime | None = None,
+        template_peers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         when = at or datetime.now(UTC)
-        await self._write(self._in_transaction, sqlite_rings.save_rings, dict(memberships), when)
+        peers = dict(template_peers or {})
+        fn = sqlite_rings.save_rings
+        await self._write(self._in_transaction, fn, dict(memberships), when, peers)
 
     async def get_ring(self, ring_id: str) -> Ring | None:
         return await self._read(self._in_snapshot, sqlite_rings.get_ring, ring_id)

@@ -26,12 +26,14 @@ from pipeline.models import (
     Verdict,
 )
 from pipeline.store.highlight import highlight
+from pipeline.store.rings import unsaved, with_ring
 
 _encode = msgspec.json.Encoder().encode
 _str_list = msgspec.json.Decoder(list[str])
 _evidence_list = msgspec.json.Decoder(list[Evidence])
 _contact_list = msgspec.json.Decoder(list[Contact])
 _account = msgspec.json.Decoder(AccountRisk)
+_keys = msgspec.json.Decoder(list[str])
 _source_state = msgspec.json.Decoder(SourceState)
 _counts = msgspec.json.Decoder(dict[str, int]).decode
 
@@ -144,9 +146,9 @@ ON CONFLICT (key) DO UPDATE SET
 
 def account_params(account: AccountRisk) -> tuple[object, ...]:
     """The ring is not part of a written risk: it lives in ``ring_members`` (migration
-    0005), so whatever ring a fold carried is dropped here."""
-    if account.ring is not None:
-        account = msgspec.structs.replace(account, ring=None)
+    0005, the template peers in ``template_peers``, 0006), so whatever ring a fold
+    carried is dropped here."""
+    account = unsaved(account)
     return (
         account.key,
         account.platform,
@@ -159,10 +161,26 @@ def account_params(account: AccountRisk) -> tuple[object, ...]:
     )
 
 
-def decode_account(data: str, ring: str | None) -> AccountRisk:
-    """A stored risk with its saved ring (``ring_members.ring``, joined by the query)."""
-    account = _account.decode(data)
-    return account if account.ring == ring else msgspec.structs.replace(account, ring=ring)
+# Every account read joins what the ring job saved: ``SELECT a.data, {RING_COLUMNS}
+# FROM accounts a {RING_JOIN}`` (migrations 0005, 0006), decoded by decode_account.
+RING_COLUMNS = "m.ring, m.weak, t.peers"
+RING_JOIN = (
+    "LEFT JOIN ring_members m ON m.account_key = a.key"
+    " LEFT JOIN template_peers t ON t.account_key = a.key"
+)
+
+
+def decode_account(
+    data: str, ring: str | None, weak: str | None = None, peers: str | None = None
+) -> AccountRisk:
+    """A stored risk with what the ring job saved for it (joined by the query): its ring,
+    the weak links that attached it (JSON), its template peers (JSON)."""
+    return with_ring(
+        _account.decode(data),
+        ring,
+        _keys.decode(weak) if weak else (),
+        _keys.decode(peers) if peers else (),
+    )
 
 
 UPSERT_CHECKPOINT = """

@@ -2,7 +2,8 @@
 
 Plain functions over a connection, called by :class:`~pipeline.store.sqlite.SqliteStore`
 on its reader / writer threads, so the store itself only gains a few delegating lines.
-Account reads join ``ring_members`` for the saved ring, as every account read does.
+Account reads join ``ring_members`` and ``template_peers`` for what the ring job saved,
+as every account read does.
 """
 
 from __future__ import annotations
@@ -29,17 +30,19 @@ _keys = msgspec.json.Decoder(list[str])
 # Reviews of accounts with a given status, each joined to the account's stored risk (the
 # join probes the accounts primary key once per review).
 _REVIEWED = """
-SELECT r.target, r.status, r.note, r.reviewer, r.at, a.data, m.ring
+SELECT r.target, r.status, r.note, r.reviewer, r.at, a.data, m.ring, m.weak, t.peers
 FROM reviews r LEFT JOIN accounts a ON a.key = substr(r.target, ?)
 LEFT JOIN ring_members m ON m.account_key = a.key
+LEFT JOIN template_peers t ON t.account_key = a.key
 WHERE r.status = ? AND substr(r.target, 1, ?) = ?
 ORDER BY r.at, r.target
 LIMIT ?
 """
 # Accounts never reviewed (status ``new`` by definition), by key.
 _UNREVIEWED = """
-SELECT a.data, m.ring FROM accounts a
+SELECT a.data, m.ring, m.weak, t.peers FROM accounts a
 LEFT JOIN ring_members m ON m.account_key = a.key
+LEFT JOIN template_peers t ON t.account_key = a.key
 WHERE NOT EXISTS (SELECT 1 FROM reviews r WHERE r.target = ? || a.key)
   AND (? IS NULL OR a.platform = ?)
 ORDER BY a.key
@@ -64,7 +67,7 @@ def _reviewed_account(row: sqlite3.Row) -> AccountRisk:
     if row["data"] is None:  # reviewed, but no risk stored for it (yet)
         platform, account_id = split_account_key(key)
         return AccountRisk(platform=platform, account_id=account_id, review=review)
-    account = rows.decode_account(row["data"], row["ring"])
+    account = rows.decode_account(row["data"], row["ring"], row["weak"], row["peers"])
     return msgspec.structs.replace(account, review=review)
 
 
@@ -81,7 +84,7 @@ def accounts_with_status(
     ]
     if status == ReviewStatus.NEW and len(found) < limit:
         params = (_ACCOUNT_PREFIX, platform, platform, limit - len(found))
-        never = [rows.decode_account(d, ring) for d, ring in con.execute(_UNREVIEWED, params)]
+        never = [rows.decode_account(*saved) for saved in con.execute(_UNREVIEWED, params)]
         found = never + found  # no decision time sorts first
     return found
 

@@ -163,3 +163,38 @@ async def test_static_assets_are_served(client: httpx.AsyncClient) -> None:
     assert js.status_code == 200
     assert "/api/search" in js.text
     assert "innerHTML" not in js.text
+
+
+async def test_account_api_carries_weak_links_and_template_peers(store) -> None:
+    import httpx
+
+    from dashboards.app import create_app
+    from pipeline.models import AccountRisk
+
+    await store.write_batch(
+        [],
+        [
+            AccountRisk(
+                platform="weibo",
+                account_id="w",
+                flagged=True,
+                ring="ring-1",
+                post_scores={"weibo:t": 0.9},
+                templates={"weibo:t": "全额退保不成功不收费"},
+                mentions=["退保小助手 推荐"],
+                ring_weak=["mention:weibo:u1", "template:douyin:u9"],
+                template_peers=["douyin:u9"],
+            )
+        ],
+    )
+    transport = httpx.ASGITransport(app=create_app(store))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        body = (await c.get("/api/accounts/weibo/w")).json()
+    assert body["ring_weak"] == ["mention:weibo:u1", "template:douyin:u9"]
+    assert body["template_peers"] == ["douyin:u9"]
+    assert "templates" not in body and "mentions" not in body and "post_scores" not in body
+
+
+async def test_account_api_of_a_strong_member_has_empty_weak_fields(client) -> None:
+    body = (await client.get("/api/accounts/weibo/u1")).json()
+    assert (body["ring_weak"], body["template_peers"]) == ([], [])

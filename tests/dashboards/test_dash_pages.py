@@ -260,3 +260,60 @@ async def test_a_ring_replaced_meanwhile_still_shows_its_id(store: FakeStore) ->
     assert '<p class="ring">团伙 <code class="ring-id">ring-1</code></p>' in r.text
     assert "个账号，共用" not in r.text
     assert '<a href="/accounts/douyin/u9">退保小助手二号</a>' in r.text
+
+
+async def _weak_member_page(store: FakeStore, nickname: str = "丙") -> str:
+    """An account the ring job attached to ring-1 by weak links, sharing a template."""
+    from dashboards.app import create_app
+    from pipeline.models import AccountRisk
+
+    await store.write_batch(
+        [],
+        [
+            AccountRisk(
+                platform="weibo",
+                account_id="w",
+                nickname=nickname,
+                score=0.8,
+                flagged=True,
+                ring="ring-1",
+                ring_weak=["mention:weibo:u1", "template:douyin:u9"],
+                template_peers=["douyin:u9", "weibo:<b>x</b>"],
+            )
+        ],
+    )
+    transport = httpx.ASGITransport(app=create_app(store))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/accounts/weibo/w")
+    assert r.status_code == 200
+    return r.text
+
+
+async def test_a_weakly_attached_member_shows_its_weak_links(store: FakeStore) -> None:
+    html = await _weak_member_page(store)
+    assert '<span class="badge">经提及/模板关联</span>' in html
+    weak = html[html.index('<p class="ring-weak">') :]
+    weak = weak[: weak.index("</p>")]
+    assert "经提及/模板关联" in weak
+    assert '提及 <a href="/accounts/weibo/u1">weibo:u1</a>' in weak
+    assert '模板 <a href="/accounts/douyin/u9">douyin:u9</a>' in weak
+
+
+async def test_template_peers_are_listed_with_links_and_escaped(store: FakeStore) -> None:
+    html = await _weak_member_page(store)
+    assert '<dd class="template-count">与 2 个账号发布相同的广告模板</dd>' in html
+    section = html[html.index('<section class="template-peers">') :]
+    section = section[: section.index("</section>")]
+    assert "<h2>与 2 个账号发布相同的广告模板</h2>" in section
+    assert '<a href="/accounts/douyin/u9">douyin:u9</a>' in section
+    assert "<b>x</b>" not in html
+    assert "weibo:&lt;b&gt;x&lt;/b&gt;</a>" in section
+
+
+async def test_a_strong_member_shows_no_weak_links_or_template_section(
+    client: httpx.AsyncClient,
+) -> None:
+    html = (await client.get("/accounts/weibo/u1")).text
+    assert "经提及/模板关联" not in html
+    assert 'class="template-peers"' not in html
+    assert "相同的广告模板" not in html

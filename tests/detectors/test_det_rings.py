@@ -124,18 +124,14 @@ def test_exposure_frame_contact_does_not_join_the_ring(detector):
 
 
 def test_mentions_resolve_to_the_longest_nickname_on_the_same_platform():
-    from detectors.accounts import _mention_links, _Scored
-    from pipeline.models import AccountRisk
+    from detectors.weak_links import mention_links, mention_snippets
 
-    def scored(aid, nickname, texts, platform="douyin"):
-        risk = AccountRisk(platform=platform, account_id=aid)
-        return _Scored(risk, texts, [0.0] * len(texts), nickname)
-
-    accounts = [
-        scored("1", "退保", []),
-        scored("2", "退保小王", []),
-        scored("3", "小", []),
-        scored("4", "退保小王", [], platform="weibo"),
-        scored("9", "fan", ["感谢@退保小王推荐！@小 @nobody @退保小王"]),
-    ]
-    assert _mention_links(accounts) == [WeakLink("douyin:9", "douyin:2", "mention")]
+    names = {
+        "douyin:1": ("退保", "1"),
+        "douyin:2": ("退保小王", "2"),
+        "douyin:3": ("小", "3"),
+        "weibo:4": ("退保小王", "4"),
+        "douyin:9": ("fan", "9"),
+    }
+    snippets = {"douyin:9": mention_snippets("感谢@退保小王推荐！@小 @nobody @退保小王", 24)}
+    assert mention_links(names, snippets) == [WeakLink("douyin:9", "douyin:2", "mention")]

@@ -17,10 +17,11 @@ import pytest
 
 from collectors.files import FilesSourceSettings
 from detectors import Detector
-from detectors.accounts import AccountPolicy
+from detectors.accounts import AccountPolicy, fold_post
+from detectors.ring_eval import pairwise
 from detectors.rings import ring_id
 from pipeline.config import load_settings
-from pipeline.models import Post
+from pipeline.models import AccountRisk, Post
 from pipeline.rings.job import find_live_rings, read_inputs
 from pipeline.rings.schedule import JOB_ID, run_scheduled_rings
 from pipeline.runner import Runner
@@ -34,6 +35,18 @@ VICTIM = "这个微信 tuibao_8866 是骗子，说能全额退保收了我三千
 PHONE_DIGITS = "代理退保，全额退回，不成功不收费，电话 138 0013 8000"
 PHONE_WORDS = "征信修复 逾期可消除 联系 壹叁捌零零壹叁捌零零零"
 PLAIN = "今天去公园散步，天气很好"
+# scam1's ad copy with another shop's contact (the template fold drops contacts)
+SAME_AD = "专业代理全额退保，不成功不收费，加威信 qiao_bd99 私聊"
+# a flagged ad @-mentioning scam1 (post() names every author "name-" + author id)
+MENTION_AD = "感谢@name-scam1 推荐，全额退保找我们，不成功不收费，私信我"
+# a victim naming two ring members and quoting the ad: two weak links, never flagged
+VICTIM_MENTIONS = (
+    "@name-scam1 @name-scam2 你们说全额退保不成功不收费，收了我三千块就拉黑了，大家别信"
+)
+WARNING_QUOTE = (
+    "警惕！有人发“专业代理全额退保，不成功不收费，加威信私聊”，这是骗局，请通过官方渠道投诉"
+)
+SAMPLE_FEED = Path(__file__).resolve().parents[2] / "collectors" / "samples" / "feed.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +196,141 @@ async def test_the_scheduled_job_never_raises(store, caplog) -> None:
     assert "ring job failed" in caplog.text
 
 
+# -- weak links (an ad template, @-mentions), as the scan applies them ---------------------
+
+
+async def test_a_flagged_account_with_a_ring_template_and_a_mention_is_attached(
+    store, detector
+) -> None:
+    await ingest(
+        store,
+        detector,
+        [
+            post("scam1", SCAMMER),
+            post("scam2", SCAMMER_2),
+            post("w", SAME_AD),  # its own contact (qiaobd99) is shared with nobody
+            post("w", MENTION_AD, n=2),
+        ],
+    )
+    w = await store.get_account("weibo", "w")
+    assert w is not None and w.flagged and w.contacts == ["wechat:qiaobd99"]
+    assert len(w.templates) == 2 and w.mentions[0].startswith("name-scam1")
+
+    run = await find_live_rings(store)
+
+    wechat = ring_id("wechat:tuibao8866")
+    assert await rings_of(store, "weibo:scam1", "weibo:scam2", "weibo:w") == {
+        "weibo:scam1": wechat,
+        "weibo:scam2": wechat,
+        "weibo:w": wechat,
+    }
+    assert run.memberships["weibo:w"].weak == ["mention:weibo:scam1", "template:weibo:scam1"]
+    assert run.memberships["weibo:w"].contacts == []
+    stored = await store.get_account("weibo", "w")
+    assert stored is not None
+    assert stored.ring_weak == ["mention:weibo:scam1", "template:weibo:scam1"]
+    assert stored.template_peers == ["weibo:scam1"]
+    scam1 = await store.get_account("weibo", "scam1")
+    assert scam1 is not None and (scam1.ring_weak, scam1.template_peers) == ([], ["weibo:w"])
+    ring = await store.get_ring(wechat)
+    assert ring is not None and ring.size == 3 and ring.contacts == ["wechat:tuibao8866"]
+    # the live score stays the fold's: the template bonus only decides eligibility
+    assert stored.score == w.score
+
+
+async def test_one_weak_link_attaches_nobody(store, detector) -> None:
+    await ingest(
+        store,
+        detector,
+        [
+            post("scam1", SCAMMER),
+            post("scam2", SCAMMER_2),
+            post("t", SAME_AD),  # the template only
+            post("m", MENTION_AD),  # the mention only
+        ],
+    )
+    run = await find_live_rings(store)
+    rings = await rings_of(store, "weibo:t", "weibo:m")
+    assert rings == {"weibo:t": None, "weibo:m": None}
+    assert set(run.memberships) == {"weibo:scam1", "weibo:scam2"}
+    # the shared template is still shown to investigators
+    t = await store.get_account("weibo", "t")
+    assert t is not None and t.template_peers == ["weibo:scam1"]
+
+
+async def test_an_unflagged_victim_or_warning_is_never_attached(store, detector) -> None:
+    await ingest(
+        store,
+        detector,
+        [
+            post("scam1", SCAMMER),
+            post("scam2", SCAMMER_2),
+            post("v", VICTIM_MENTIONS),
+            post("v", WARNING_QUOTE, n=2),
+            post("r", WARNING_QUOTE),
+        ],
+    )
+    v = await store.get_account("weibo", "v")
+    assert v is not None and not v.flagged and v.contacts == []
+    assert len(v.mentions) == 2  # two members named: two weak links were there to take
+    assert v.templates == {}  # a warning quoting the ad scores too low to keep it
+
+    inputs = await read_inputs(store)
+    assert "weibo:v" not in inputs.contacts  # unflagged mentions are not even read
+    run = await find_live_rings(store)
+    assert set(run.memberships) == {"weibo:scam1", "weibo:scam2"}
+    assert run.template_peers == {}
+    assert await rings_of(store, "weibo:v", "weibo:r") == {"weibo:v": None, "weibo:r": None}
+
+
+def _fold(detector: Detector, posts: list[Post], policy: AccountPolicy) -> AccountRisk:
+    risk = None
+    for p in posts:
+        risk = fold_post(risk, p, detector.detect(p.text, p.author_bio), policy)
+    assert risk is not None
+    return risk
+
+
+def test_folding_a_post_twice_keeps_the_same_weak_link_inputs(detector) -> None:
+    policy = AccountPolicy()
+    posts = [post("w", SAME_AD), post("w", MENTION_AD, n=2), post("w", SCAMMER, n=3)]
+    once = _fold(detector, posts, policy)
+    twice = _fold(detector, [*posts, posts[-1]], policy)
+    assert (twice.templates, twice.mentions) == (once.templates, once.mentions)
+    # SCAMMER folds like SAME_AD (only the contact differs): kept once, by the first post
+    assert list(once.templates) == ["weibo:w-1", "weibo:w-2"]
+    copies = _fold(detector, [post("w", SAME_AD, n=n) for n in range(5)], policy)
+    assert list(copies.templates) == ["weibo:w-0"]
+
+
+def test_kept_templates_keep_the_best_ranked_whatever_the_order(detector) -> None:
+    policy = AccountPolicy(template_max_kept=2)
+    ads = [SCAMMER, PHONE_DIGITS, MENTION_AD, PHONE_WORDS]
+    posts = [post("w", text, n=n) for n, text in enumerate(ads)]
+    scores = {p.key: fold_post(None, p, detector.detect(p.text), policy).score for p in posts}
+    best = sorted(scores, key=lambda k: (-scores[k], k))[:2]
+    risk = _fold(detector, posts, policy)
+    assert sorted(risk.templates) == sorted(best)
+    # a worker replaying posts after a crash folds them in another order: same templates
+    replayed = _fold(detector, [*posts[2:], *posts, posts[0]], policy)
+    assert replayed.templates == risk.templates
+    # a kept post re-delivered, edited into chatter: its template goes
+    edited = post("w", PLAIN, n=int(best[0].rsplit("-", 1)[1]))
+    risk = fold_post(risk, edited, detector.detect(PLAIN), policy)
+    assert list(risk.templates) == [best[1]]
+    # a post evicted from post_scores takes its template with it
+    tight = AccountPolicy(max_post_scores=1)
+    risk = _fold(detector, [post("w", SCAMMER), post("w", PLAIN, n=2)], tight)
+    assert risk.templates == {}
+
+
+def test_mentions_are_capped_sorted_snippets(detector) -> None:
+    policy = AccountPolicy(mention_chars=6, max_mentions=2)
+    texts = ["@zz_last 你好", "@name-scam1 推荐 @aa 好"]
+    risk = _fold(detector, [post("m", t, n=n) for n, t in enumerate(texts)], policy)
+    assert risk.mentions == ["aa 好", "name-s"]
+
+
 # -- the embedded runner -----------------------------------------------------------------
 
 
@@ -297,3 +445,24 @@ async def test_the_scale_out_collector_schedules_the_job(tmp_path, store) -> Non
         assert publisher._scheduler.get_job(JOB_ID) is not None
     finally:
         await publisher.stop()
+
+
+async def test_live_rings_on_the_sample_feed_match_its_ring_labels(tmp_path, store) -> None:
+    """The bundled sample feed end to end (files source → detect → fold → store → ring
+    job), scored like ``radar eval --rings`` scores the scan: pairwise P/R ≥ 0.95."""
+    truth: dict[str, str | None] = {}
+    for line in SAMPLE_FEED.read_text("utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("author_id"):
+            key = f"{record['platform']}:{record['author_id']}"
+            truth[key] = truth.get(key) or record.get("ring")
+    source = FilesSourceSettings(name="sample", path=str(SAMPLE_FEED))
+    runner = Runner(_settings(tmp_path), store, Detector(), [source])
+    await runner.start(schedule=False)
+    await runner.run_sources_once()
+
+    predicted = await rings_of(store, *truth)
+    score = pairwise(predicted, truth)
+    assert score.true_pairs > 0
+    print(f"live rings on the sample feed: {score}")
+    assert score.precision >= 0.95 and score.recall >= 0.95, score

@@ -18,6 +18,7 @@ from pipeline.models import AccountRisk, Contact, Evidence, Post, ScoredPost, Ve
 from pipeline.store import es_docs
 from pipeline.store.es_mappings import fixed_mappings, iso, posts_mappings
 from pipeline.store.fts import fold
+from pipeline.store.rings import unsaved
 
 BEIJING = timezone(timedelta(hours=8))
 # Text a post can hold: emoji (astral, ZWJ sequences), full-width and enclosed forms NFKC
@@ -157,8 +158,12 @@ def test_account_source_is_what_the_dict_document_held(last_seen: datetime | Non
         flagged=True,
         categories=["debt", "", "debt", "credit"],
         contacts=["wechat:b", "", "wechat:a", "wechat:b"],
-        post_scores={"douyin:1": 0.5},
+        post_scores={"douyin:1": 0.5, "douyin:2": 0.9},
+        templates={"douyin:2": "全额退保不成功不收费", "douyin:9": "已经不在postscores里"},
+        mentions=["退保小王 推荐"],
         ring="ring-1",
+        ring_weak=["mention:douyin:x"],
+        template_peers=["douyin:b"],
         first_seen=datetime(2025, 1, 1, tzinfo=UTC),
         last_seen=last_seen,
     )
@@ -175,10 +180,13 @@ def test_account_source_is_what_the_dict_document_held(last_seen: datetime | Non
         "contacts": ["wechat:a", "wechat:b"],
         "ring": None,  # the rings index holds it; a copy here would go stale
         "last_seen": iso(last_seen),
-        "account": msgspec.to_builtins(msgspec.structs.replace(account, ring=None)),
+        "weak_inputs": ["template", "mention"],
+        "template_scores": {"douyin:2": 0.9},
+        "account": msgspec.to_builtins(unsaved(account)),
     }
     assert isinstance(source["score"], float)
-    assert es_docs.account_from_source(source) == msgspec.structs.replace(account, ring=None)
+    assert es_docs.account_from_source(source) == unsaved(account)
+    assert unsaved(account).ring_weak == unsaved(account).template_peers == []
 
 
 @pytest.mark.parametrize("text", ODD_TEXTS)

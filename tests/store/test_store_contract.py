@@ -10,6 +10,7 @@ from store_factories import ACCOUNTS, P1, P2, P3, P5, P6, POSTS, account, day, s
 
 from detectors.rings import Membership
 from pipeline.models import (
+    AccountRisk,
     Reject,
     Review,
     ReviewStatus,
@@ -625,3 +626,107 @@ async def test_ring_inputs_page_through_every_account_with_contacts(store: Store
         (sorted(a.contacts), a.flagged) for a in expected
     ]
     assert len(pages) == -(-len(expected) // 4)
+
+
+# -- weak-link inputs and template peers (the ring job's, migration 0006) ---------------
+
+
+def _weak(
+    account_id: str,
+    *,
+    flagged: bool,
+    contacts: list[str] | None = None,
+    templates: dict[str, str] | None = None,
+    mentions: list[str] | None = None,
+) -> AccountRisk:
+    base = account("weibo", account_id, score=0.8 if flagged else 0.3, flagged=flagged)
+    scores = {"weibo:p": base.score, "weibo:t1": 0.9, "weibo:t2": 0.45}
+    return msgspec.structs.replace(
+        base,
+        contacts=contacts or [],
+        post_scores=scores,
+        templates=templates or {},
+        mentions=mentions or [],
+    )
+
+
+async def test_ring_inputs_include_weak_link_inputs(store: Store) -> None:
+    accounts = [
+        _weak("a-contact", flagged=False, contacts=["wechat:shop"]),
+        # a kept template: read even unflagged (the template bonus may make it eligible)
+        _weak("b-template", flagged=False, templates={"weibo:t1": "全额退保不成功不收费加我"}),
+        # mentions count only when flagged: an unflagged account is never attached
+        _weak("c-mentions-flagged", flagged=True, mentions=["name-a-contact 推荐"]),
+        _weak("d-mentions-unflagged", flagged=False, mentions=["name-a-contact 推荐"]),
+        _weak("e-nothing", flagged=True),
+        _weak(
+            "f-all",
+            flagged=True,
+            contacts=["phone:13800000000"],
+            # two posts with one fold: the higher score is the template's
+            templates={
+                "weibo:t2": "同一段广告文案",
+                "weibo:t1": "同一段广告文案",
+                "weibo:gone": "x",
+            },
+            mentions=["a", "b"],
+        ),
+    ]
+    await store.write_batch([], accounts)
+    got = []
+    after = None
+    while page := await store.ring_inputs(after, limit=2):
+        got += page
+        after = page[-1].key
+    assert [r.key for r in got] == [
+        "weibo:a-contact",
+        "weibo:b-template",
+        "weibo:c-mentions-flagged",
+        "weibo:f-all",
+    ]
+    rows = {r.key: r for r in got}
+    assert rows["weibo:a-contact"].nickname == "name-a-contact"
+    assert (rows["weibo:a-contact"].templates, rows["weibo:a-contact"].mentions) == ({}, [])
+    assert rows["weibo:b-template"].templates == {"全额退保不成功不收费加我": 0.9}
+    assert rows["weibo:b-template"].score == 0.3
+    assert not rows["weibo:b-template"].flagged and rows["weibo:b-template"].contacts == []
+    assert rows["weibo:c-mentions-flagged"].mentions == ["name-a-contact 推荐"]
+    f = rows["weibo:f-all"]
+    assert (f.contacts, f.templates, f.mentions) == (
+        ["phone:13800000000"],
+        {"同一段广告文案": 0.9},  # "weibo:gone" has no post score: no longer kept
+        ["a", "b"],
+    )
+
+
+async def test_template_peers_and_weak_links_fill_account_reads(loaded: Store) -> None:
+    weak = {
+        "weibo:u1": Membership("ring-a", ["wechat:tb2025"], []),
+        "weibo:u2": Membership("ring-a", [], ["mention:weibo:u1", "template:weibo:u1"]),
+    }
+    peers = {"weibo:u2": ["douyin:u3", "weibo:u1"], "douyin:u3": ["weibo:u2"]}
+    await loaded.save_rings(weak, at=day(2), template_peers=peers)
+
+    found = await loaded.get_accounts(["weibo:u1", "weibo:u2", "douyin:u3"])
+    assert {k: (a.ring, a.ring_weak, a.template_peers) for k, a in found.items()} == {
+        "weibo:u1": ("ring-a", [], []),
+        "weibo:u2": ("ring-a", ["mention:weibo:u1", "template:weibo:u1"], peers["weibo:u2"]),
+        "douyin:u3": (None, [], ["weibo:u2"]),
+    }
+    members = {a.key: a for a in await loaded.ring_members("ring-a")}
+    assert members["weibo:u2"].ring_weak == ["mention:weibo:u1", "template:weibo:u1"]
+    assert members["weibo:u2"].template_peers == peers["weibo:u2"]
+    new = {a.key: a.template_peers for a in await loaded.accounts_with_status(ReviewStatus.NEW)}
+    assert new["douyin:u3"] == ["weibo:u2"]
+    sharing = await loaded.accounts_sharing_contacts(["wechat:tb2025"])
+    assert {a.key: a.template_peers for a in sharing}["douyin:u3"] == ["weibo:u2"]
+
+    # a fold writing what it read never stores them; a rerun replaces them all
+    await loaded.write_batch([], list(found.values()))
+    await loaded.save_rings({}, at=day(3), template_peers={"weibo:u1": ["weibo:u2"]})
+    again = await loaded.get_accounts(list(found))
+    assert {k: (a.ring, a.ring_weak, a.template_peers) for k, a in again.items()} == {
+        "weibo:u1": (None, [], ["weibo:u2"]),
+        "weibo:u2": (None, [], []),
+        "douyin:u3": (None, [], []),
+    }
