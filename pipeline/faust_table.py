@@ -7,28 +7,67 @@ was most of a worker's CPU (bench/README.md, "Scale-out stream"). This table kee
 faust's semantics (the record goes to the partition of the event being processed, the
 local store is written by ``__setitem__`` as usual, RocksDB keeps the persisted offset
 per partition for fast recovery) but queues the records, and the agent sends them
-straight to the driver's producer with :meth:`flush_changelog` once per batch, before the
-batch's offsets may be committed.
+straight to the driver's producer with :meth:`flush_changelog` once per batch, as whole
+record batches (:func:`produce_all`), before the batch's offsets may be committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 import msgspec
+from faust.types import TP
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Where a produced batch of records landed: the offsets ``first``..``last``."""
+
+    partition: int
+    first: int
+    last: int
 
 
 async def produce_all(
-    app: faust.App, topic: str, records: list[tuple[bytes, bytes, int | None]]
-) -> list[Any]:
-    """Send ``(key, value, partition)`` records through the driver's producer (straight
-    into aiokafka's batches, no faust buffer) and wait until the broker has them all;
-    their ``RecordMetadata`` in order. ``partition`` None: the key's partition."""
-    send = app.producer.send
-    futures = [await send(topic, key, value, part, None, None) for key, value, part in records]
-    return list(await asyncio.gather(*futures))
+    app: faust.App, topic: str, records: Sequence[tuple[bytes, bytes, int]]
+) -> list[Sent]:
+    """Send ``(key, value, partition)`` records through the driver's producer and wait
+    until the broker has them all; where each batch landed, in order.
+
+    Why record batches built here: aiokafka's ``send`` costs a coroutine, a future and a
+    partition lookup per record (~17 µs of CPU each, more with small batches: bench/
+    README.md), and the worker sends one changelog record per account it folds. Appending
+    the records to a ``BatchBuilder`` and submitting whole batches with ``send_batch``
+    cost ~3.5 µs each. Records keep their order within a partition: a partition's batches
+    are submitted in order, and the producer sends a partition's batches in order."""
+    producer = app.producer._ensure_producer()  # the aiokafka producer under faust's
+    by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+    for key, value, partition in records:
+        by_partition.setdefault(partition, []).append((key, value))
+    pending: list[tuple[int, int, asyncio.Future[Any]]] = []
+    for partition, items in by_partition.items():
+        batch, count = producer.create_batch(), 0
+        for key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                pending.append((partition, count, await _submit(producer, batch, topic, partition)))
+                batch, count = producer.create_batch(), 0
+                batch.append(key=key, value=value, timestamp=None)  # an empty batch takes one
+            count += 1
+        pending.append((partition, count, await _submit(producer, batch, topic, partition)))
+    sent = []
+    for partition, count, future in pending:
+        meta = await future
+        sent.append(Sent(partition, meta.offset, meta.offset + count - 1))
+    return sent
+
+
+async def _submit(producer: Any, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
+    batch.close()  # nothing else may join it: its count is what we appended
+    return await producer.send_batch(batch, topic, partition=partition)
 
 
 async def topic_partitions(app: faust.App, topic: str) -> list[int]:
@@ -77,5 +116,6 @@ class BatchChangelogTable(faust.Table):
             # resent by the next flush (records are upserts, order kept)
             self._pending[partition] = pending + self._pending.get(partition, [])
             raise
-        newest = max(sent, key=lambda meta: meta.offset)  # all in this one partition
-        self.data.set_persisted_offset(newest.topic_partition, newest.offset)
+        newest = max(batch.last for batch in sent)  # all in this one partition
+        topic = self.changelog_topic.get_topic_name()
+        self.data.set_persisted_offset(TP(topic, partition), newest)
