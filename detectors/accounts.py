@@ -174,14 +174,19 @@ def post_score(text: str, verdict: Verdict, policy: AccountPolicy) -> float:
     on the account's scale: the detector may flag at its own threshold (a calibrated
     model's), so a flagged post counts at least ``post_threshold`` and an unflagged one
     stays below it. The account then counts exactly the posts the detector flagged."""
+    return _post_score(text, verdict, policy)[0]
+
+
+def _post_score(text: str, verdict: Verdict, policy: AccountPolicy) -> tuple[float, bool]:
+    """:func:`post_score`, and whether the bio funnel lifted it."""
     score = float(verdict.score)
     if score < policy.funnel_floor and is_funnel(text, verdict, policy):
-        return policy.funnel_floor
+        return policy.funnel_floor, True
     if verdict.flagged:
         score = max(score, policy.post_threshold)
     elif score >= policy.post_threshold:
         score = policy.post_threshold - 0.001
-    return round(score, 4)
+    return round(score, 4), False
 
 
 def linking_contacts(verdict: Verdict, policy: AccountPolicy) -> set[str]:
@@ -273,43 +278,63 @@ def fold_post(
     verdict: Verdict,
     policy: AccountPolicy | None = None,
 ) -> AccountRisk:
-    """The account's risk after ``post`` (scored as ``verdict``) is taken into account."""
+    """The account's risk after ``post`` (scored as ``verdict``) is taken into account.
+
+    A post already folded with the same score is a replay (at-least-once delivery) and
+    changes nothing: not the top post's reasons, not the name or bio, not the order of
+    ``post_scores``. A replayed stretch can arrive after later posts (a worker finishing
+    a batch of partitions it just lost, a producer retry), and letting a late copy count
+    as the newest post made the stored account depend on delivery history. A post whose
+    score changed (a re-scan with another model) is an update and moves to the end."""
     p = policy or default_policy()
     if risk is None:
         risk = AccountRisk(platform=post.platform, account_id=post.author_id or "")
-    score = post_score(post.text, verdict, p)
-    funnel = verdict.score < p.funnel_floor and is_funnel(post.text, verdict, p)
-    scores = {k: v for k, v in risk.post_scores.items() if k != post.key}
-    scores[post.key] = score
+    score, funnel = _post_score(post.text, verdict, p)
+    key = post.key
+    previous = risk.post_scores.get(key)
+    if previous == score:
+        return risk
+    scores = dict(risk.post_scores)  # one C-level copy: accounts hold up to 500 posts
+    if previous is not None:
+        del scores[key]
+    scores[key] = score
     while len(scores) > p.max_post_scores:  # oldest first: dicts keep insertion order
         del scores[next(iter(scores))]
 
-    flagged_posts = sum(1 for s in scores.values() if s >= p.post_threshold)
-    top = max(scores.values())
+    values = scores.values()
+    flagged_posts = sum(map(p.post_threshold.__le__, values))  # s >= threshold, in C
+    top = max(values)
     extra = min(max(flagged_posts - 1, 0), p.max_bonus_posts)
     account_score = round(min(1.0, top + p.flagged_post_bonus * extra), 4)
     flagged = top >= p.high_score or flagged_posts >= p.moderate_posts
 
-    post_flagged = score >= p.post_threshold
-    cats = set(risk.categories) | (set(verdict.categories) if post_flagged else set())
-    contacts = sorted(set(risk.contacts) | linking_contacts(verdict, p))
+    categories = risk.categories
+    if score >= p.post_threshold and not set(verdict.categories).issubset(categories):
+        cats = set(categories).union(verdict.categories)
+        categories = [c for c in CATEGORIES if c in cats]
+    contacts = risk.contacts
+    lent = linking_contacts(verdict, p) if verdict.contacts else set()
+    if not lent.issubset(contacts):
+        contacts = sorted(lent.union(contacts))[: p.max_contacts]
     if score >= top:
-        top_reasons = [*([FUNNEL_REASON] if funnel else []), *verdict.reasons]
+        top_reasons = [FUNNEL_REASON, *verdict.reasons] if funnel else verdict.reasons
     else:
-        top_reasons = list(risk.reasons[1:])
+        top_reasons = risk.reasons[1:]
     summary = f"{flagged_posts}/{len(scores)} 条帖子被标记, 最高帖子分 {top:.2f}"
 
-    seen = [t for t in (post.created_at or post.collected_at,) if t is not None]
-    first = min([*seen, *([risk.first_seen] if risk.first_seen else [])], default=None)
-    last = max([*seen, *([risk.last_seen] if risk.last_seen else [])], default=None)
+    first, last = risk.first_seen, risk.last_seen
+    seen = post.created_at or post.collected_at
+    if seen is not None:
+        first = seen if first is None or seen < first else first
+        last = seen if last is None or seen > last else last
     return msgspec.structs.replace(
         risk,
         nickname=post.author_name or risk.nickname,
         bio=post.author_bio if post.author_bio is not None else risk.bio,
         score=account_score,
         flagged=flagged,
-        categories=[c for c in CATEGORIES if c in cats],
-        contacts=contacts[: p.max_contacts],
+        categories=categories,
+        contacts=contacts,
         post_scores=scores,
         templates=_kept_templates(risk.templates, scores, post, score, p),
         mentions=_kept_mentions(risk.mentions, post.text, p),
