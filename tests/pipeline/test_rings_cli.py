@@ -71,7 +71,10 @@ def test_prints_and_saves_the_rings(data_dir: Path, capsys) -> None:
     assert head[0].startswith("ring-") and head[1] == "3 account(s)"
     assert head[2] == "共用: phone:13800138000, wechat:tb2025"
     assert lines[1:4] == ["  weibo:a", "  weibo:b", "  weibo:c"]  # c joins through b
-    assert lines[-1].startswith("1 ring(s), 3 account(s) in rings; 6 account(s) with contacts")
+    assert lines[-1].startswith(
+        "1 ring(s), 3 account(s) in rings (0 by weak links); 0 account(s) sharing an ad "
+        "template; 6 account(s) read"
+    )
 
     keys = ["weibo:a", "weibo:c", "weibo:d", "weibo:e"]
     rings = asyncio.run(_rings(data_dir / "radar.sqlite3", keys))
@@ -87,6 +90,7 @@ def test_json(data_dir: Path, capsys) -> None:
     assert ring["members"] == ["weibo:a", "weibo:b", "weibo:c"]
     assert ring["contacts"] == ["phone:13800138000", "wechat:tb2025"]
     assert (body["accounts_in_rings"], body["accounts_read"]) == (3, 6)
+    assert (body["accounts_by_weak_links"], body["accounts_sharing_templates"]) == (0, 0)
 
 
 def test_missing_store_is_one_line(tmp_path: Path, capsys) -> None:
