@@ -47,7 +47,7 @@ def main() -> None:
     @app.agent(posts, name="baseline.count", isolated_partitions=True)
     async def count(stream: Any) -> None:
         nonlocal seen
-        async for events in stream.take_events(kafka.batch_size, kafka.batch_timeout_seconds):
+        async for events in stream.take_events(kafka.take_messages, kafka.batch_timeout_seconds):
             decoded = decode_messages(((e.value, "") for e in events), POSTS_TOPIC)
             seen += len(decoded.posts)
             count_file.write_text(str(seen), encoding="utf-8")

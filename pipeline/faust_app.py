@@ -317,7 +317,7 @@ def build_app(
 
     @app.agent(posts, name="radar.score", isolated_partitions=True)
     async def score(stream: Any) -> None:
-        async for events in stream.take_events(kafka.batch_size, kafka.batch_timeout_seconds):
+        async for events in stream.take_events(kafka.take_messages, kafka.batch_timeout_seconds):
             for event in events:
                 event.message.incref()  # held until the batch is durable (see module doc)
             # take_events fills its buffer in another task, so this one has no current

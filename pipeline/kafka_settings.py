@@ -94,6 +94,11 @@ class KafkaSettings(_Section):
     # Posts the worker scores and writes at a time (a bundle may be split across two).
     batch_size: int = 500
     batch_timeout_seconds: float = 0.5
+    # Messages a worker takes from radar.posts.raw at once; their offsets commit only after
+    # the whole take is stored, so this bounds what a crash replays and how long lag waits
+    # to move: 100 bundles of 100 posts are 10,000 posts per partition (with one post per
+    # message, 100 posts; every take costs a changelog flush and an ack, bench/README.md).
+    take_messages: int = 100
     # Faust's defaults add ~30 s to every start and rebalance; these keep failover fast.
     session_timeout_seconds: float = 10.0
     heartbeat_interval_seconds: float = 1.0
@@ -111,8 +116,10 @@ class KafkaSettings(_Section):
             raise ValueError("stream.kafka: partitions and replication must be >= 1")
         if self.standby_replicas < 0:
             raise ValueError("stream.kafka: standby_replicas must be >= 0")
-        if self.batch_size < 1 or self.batch_timeout_seconds <= 0:
-            raise ValueError("stream.kafka: batch_size >= 1 and batch_timeout_seconds > 0")
+        if self.batch_size < 1 or self.batch_timeout_seconds <= 0 or self.take_messages < 1:
+            raise ValueError(
+                "stream.kafka: batch_size >= 1, take_messages >= 1 and batch_timeout_seconds > 0"
+            )
         if self.bundle_posts < 1 or self.bundle_max_bytes < 1024:
             raise ValueError("stream.kafka: bundle_posts >= 1 and bundle_max_bytes >= 1024")
 

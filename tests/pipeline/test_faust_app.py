@@ -189,6 +189,9 @@ def test_kafka_settings_errors_name_the_key() -> None:
         load_settings(environ={"RADAR_STREAM__KAFKA__PARTITIONS": "0"})
     with pytest.raises(ConfigError, match="table_store"):
         load_settings(environ={"RADAR_STREAM__KAFKA__TABLE_STORE": "redis"})
+    with pytest.raises(ConfigError, match="take_messages"):
+        load_settings(environ={"RADAR_STREAM__KAFKA__TAKE_MESSAGES": "0"})
+    assert load_settings(environ={}).stream.kafka.take_messages == 100
 
 
 def test_sasl_credentials_come_from_the_named_variables(monkeypatch: pytest.MonkeyPatch) -> None:
