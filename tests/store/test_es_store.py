@@ -280,3 +280,36 @@ async def test_refresh_false_is_durable_and_visible_after_a_refresh(osmem_clone)
         assert await store.count_posts() == len(POSTS)
     finally:
         await store.close()
+
+
+async def test_opening_adds_new_fields_to_an_accounts_index_of_an_older_version(
+    osmem_clone,
+) -> None:
+    """An index created before the weak-link fields existed (``dynamic: strict``) gains
+    them when a newer store opens, so accounts that keep templates can still be written."""
+    from pipeline.store.es_mappings import fixed_index, fixed_mappings
+
+    settings = es_settings(osmem_clone.url)
+    old = fixed_mappings("accounts")
+    old["properties"] = {
+        k: v for k, v in old["properties"].items() if k not in ("weak_inputs", "template_scores")
+    }
+    client = make_client(settings)
+    try:
+        await client.indices.create(index=fixed_index("radar", "accounts"), mappings=old)
+    finally:
+        await client.close()
+    store = ElasticsearchStore(settings)
+    await store.open()
+    try:
+        mapping = await store.client.indices.get_mapping(index=fixed_index("radar", "accounts"))
+        props = next(iter(mapping.body.values()))["mappings"]["properties"]
+        assert {"weak_inputs", "template_scores"} <= props.keys()
+        account = msgspec.structs.replace(
+            ACCOUNTS[0], templates={"weibo:p1": "全额退保不成功不收费加微信"}
+        )
+        await store.write_batch([], [account])
+        got = await store.get_accounts([account.key])
+        assert got[account.key].templates == account.templates
+    finally:
+        await store.close()
