@@ -47,7 +47,7 @@ from detectors.weak_links import (
     template_peers,
     template_text,
 )
-from pipeline.models import CATEGORIES, AccountRisk, Contact, Post, Verdict
+from pipeline.models import CATEGORIES, AccountRisk, Contact, Post, Verdict, template_scores
 
 if TYPE_CHECKING:
     from detectors.detector import Detector
@@ -258,12 +258,7 @@ def _kept_mentions(kept: list[str], text: str, p: AccountPolicy) -> list[str]:
 def kept_templates(risk: AccountRisk) -> dict[str, float]:
     """The account's kept template folds → the score of the post that holds each: the
     input of :func:`detectors.weak_links.shared_templates`."""
-    out: dict[str, float] = {}
-    for key, folded in risk.templates.items():
-        score = risk.post_scores.get(key)
-        if score is not None and score > out.get(folded, -1.0):
-            out[folded] = score
-    return out
+    return template_scores(risk.templates, risk.post_scores)
 
 
 def with_template_bonus(score: float, policy: AccountPolicy) -> float:

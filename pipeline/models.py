@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -179,6 +180,20 @@ class AccountRisk(msgspec.Struct, kw_only=True, omit_defaults=True):
     @property
     def key(self) -> str:
         return account_key(self.platform, self.account_id)
+
+
+def template_scores(
+    templates: Mapping[str, str], post_scores: Mapping[str, float]
+) -> dict[str, float]:
+    """An account's kept template folds (``AccountRisk.templates``: post key → fold) as
+    fold → the best score of a post holding it: what the ring job groups templates by.
+    A kept post no longer among ``post_scores`` counts for nothing."""
+    out: dict[str, float] = {}
+    for post_key, folded in templates.items():
+        score = post_scores.get(post_key)
+        if score is not None and score > out.get(folded, -1.0):
+            out[folded] = float(score)
+    return out
 
 
 def account_review_target(key: str) -> str:

@@ -32,15 +32,11 @@ def rings_json(run: RingRun) -> dict[str, Any]:
             for ring in _biggest_first(run)
         ],
         "accounts_in_rings": len(run.memberships),
-        "accounts_by_weak_links": _by_weak_links(run),
+        "accounts_by_weak_links": run.attached_by_weak_links,
         "accounts_sharing_templates": len(run.template_peers),
         "accounts_read": run.accounts_read,
         "seconds": round(run.seconds, 3),
     }
-
-
-def _by_weak_links(run: RingRun) -> int:
-    return sum(1 for m in run.memberships.values() if m.weak)
 
 
 def _biggest_first(run: RingRun) -> list[Any]:
@@ -54,7 +50,7 @@ def print_rings(run: RingRun, out: TextIO) -> None:
             print(f"  {key}", file=out)
     print(
         f"{len(run.rings)} ring(s), {len(run.memberships)} account(s) in rings "
-        f"({_by_weak_links(run)} by weak links); {len(run.template_peers)} account(s) "
+        f"({run.attached_by_weak_links} by weak links); {len(run.template_peers)} account(s) "
         f"sharing an ad template; {run.accounts_read} account(s) read in {run.seconds:.2f}s",
         file=out,
     )

@@ -98,6 +98,11 @@ class RingRun:
     template_peers: dict[str, list[str]] = field(default_factory=dict)
     _by_ring: dict[str, list[str]] | None = field(default=None, repr=False)
 
+    @property
+    def attached_by_weak_links(self) -> int:
+        """Ring members that share no contact with their ring (weak links attached them)."""
+        return sum(1 for m in self.memberships.values() if m.weak)
+
     def members(self, ring_id: str) -> list[str]:
         """The ring's account keys, sorted."""
         if self._by_ring is None:
@@ -184,7 +189,7 @@ async def find_live_rings(
         " %d sharing an ad template; %.2fs",
         len(run.rings),
         len(memberships),
-        sum(1 for m in memberships.values() if m.weak),
+        run.attached_by_weak_links,
         run.accounts_read,
         len(peers),
         run.seconds,

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import msgspec
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from pipeline.models import AccountLinks, AccountRisk, Ring
+from pipeline.models import AccountLinks, AccountRisk, Ring, template_scores
 from pipeline.store import es_docs as docs
 from pipeline.store.base import RingMembership
 from pipeline.store.es_bulk import bulk_write
@@ -152,12 +152,7 @@ _INPUT_FIELDS = [
 
 def _links(source: dict[str, Any]) -> AccountLinks:
     account = source.get("account") or {}
-    scores = source.get("template_scores") or {}
-    kept: dict[str, float] = {}
-    for post_key, folded in (account.get("templates") or {}).items():
-        found = scores.get(post_key)
-        if found is not None and found > kept.get(folded, -1.0):
-            kept[folded] = float(found)
+    kept = template_scores(account.get("templates") or {}, source.get("template_scores") or {})
     return AccountLinks(
         source["key"],
         _strings(source.get("contacts")),

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import msgspec
 
-from pipeline.models import AccountLinks, AccountRisk, Ring
+from pipeline.models import AccountLinks, AccountRisk, Ring, template_scores
 from pipeline.store import sqlite_rows as rows
 from pipeline.store.base import RingMembership
 from pipeline.store.rings import summarise
@@ -83,11 +83,7 @@ def _links(
     nickname, templates, mentions = _weak.decode(weak)
     kept: dict[str, float] = {}
     if templates:
-        post_scores = _scores.decode(scores) if scores else {}
-        for post_key, folded in templates.items():
-            found = post_scores.get(post_key)
-            if found is not None and found > kept.get(folded, -1.0):
-                kept[folded] = found
+        kept = template_scores(templates, _scores.decode(scores) if scores else {})
     return AccountLinks(
         key,
         [c for c in _keys.decode(contacts) if c],
