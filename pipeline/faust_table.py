@@ -110,12 +110,12 @@ class BatchChangelogTable(faust.Table):
             return
         encode = self._encoder.encode
         records = [(key.encode(), encode(value), partition) for key, value in pending]
+        topic = self.changelog_topic.get_topic_name()
         try:
-            sent = await produce_all(self.app, self.changelog_topic.get_topic_name(), records)
+            sent = await produce_all(self.app, topic, records)
         except BaseException:
             # resent by the next flush (records are upserts, order kept)
             self._pending[partition] = pending + self._pending.get(partition, [])
             raise
         newest = max(batch.last for batch in sent)  # all in this one partition
-        topic = self.changelog_topic.get_topic_name()
         self.data.set_persisted_offset(TP(topic, partition), newest)
