@@ -17,8 +17,12 @@ What an account adds to its posts:
   the rest: a post's template is keyed by its post key, and mentions are a capped,
   sorted set union.
 - **Template reuse** (``score_accounts`` and the live ring job: it needs every account at
-  once) — the same ad copy posted by several accounts raises each of them and weakly
-  links them.
+  once) — the same ad copy posted by several accounts raises each of them by
+  ``template_bonus`` and weakly links them. Live, the job sends each account whose answer
+  changed an ``AccountFact`` down its own stream, and :func:`apply_fact` sets
+  ``AccountRisk.shares_template``; the fold then adds the bonus every time it recomputes
+  the score, so facts and posts commute (a fact applied before or after a post gives the
+  same risk) and replays stay harmless.
 - **Rings** (``score_accounts``; live: :mod:`pipeline.rings.job`) — see
   :mod:`detectors.rings`.
 
@@ -32,7 +36,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -47,7 +51,15 @@ from detectors.weak_links import (
     template_peers,
     template_text,
 )
-from pipeline.models import CATEGORIES, AccountRisk, Contact, Post, Verdict, template_scores
+from pipeline.models import (
+    CATEGORIES,
+    AccountFact,
+    AccountRisk,
+    Contact,
+    Post,
+    Verdict,
+    template_scores,
+)
 
 if TYPE_CHECKING:
     from detectors.detector import Detector
@@ -55,6 +67,7 @@ if TYPE_CHECKING:
 ACCOUNTS_TOML = Path(__file__).parent / "lexicon" / "accounts.toml"
 BATCH = 500  # detect_many batch size, as the runner uses
 FUNNEL_REASON = "简介留私下联系方式, 帖子引流到主页"
+TEMPLATE_REASON = "与其他账号发布相同的广告模板"
 
 
 @functools.cache
@@ -267,6 +280,57 @@ def with_template_bonus(score: float, policy: AccountPolicy) -> float:
     return round(min(1.0, score + policy.template_bonus), 4)
 
 
+class _Totals(NamedTuple):
+    """What an account's figures are, recomputed from its post scores each time."""
+
+    score: float
+    flagged: bool
+    flagged_posts: int
+    top: float
+    summary: str
+
+    @classmethod
+    def of(cls, scores: dict[str, float], shares_template: bool, p: AccountPolicy) -> _Totals:
+        values = scores.values()
+        flagged_posts = sum(map(p.post_threshold.__le__, values))  # s >= threshold, in C
+        top = max(values)
+        extra = min(max(flagged_posts - 1, 0), p.max_bonus_posts)
+        score = round(min(1.0, top + p.flagged_post_bonus * extra), 4)
+        flagged = top >= p.high_score or flagged_posts >= p.moderate_posts
+        summary = f"{flagged_posts}/{len(scores)} 条帖子被标记, 最高帖子分 {top:.2f}"
+        if shares_template:  # as the scan raises it (``_apply_templates``)
+            score = with_template_bonus(score, p)
+            flagged = flagged or score >= p.high_score
+            summary += f", {TEMPLATE_REASON}"
+        return cls(score, flagged, flagged_posts, top, summary)
+
+
+def apply_fact(
+    risk: AccountRisk, fact: AccountFact, policy: AccountPolicy | None = None
+) -> AccountRisk:
+    """The account's risk once the ring job's ``fact`` holds: the template bonus added
+    (or taken back), the score and the summary reason recomputed.
+
+    The flag is the job's last word and posts never change it; the bonus applies while
+    the flag is set *and* the account keeps a template (one whose posts all left has none
+    to share). Both the fold and this function derive the bonus from those two, so a fact
+    and a post give the same risk in either order."""
+    p = policy or default_policy()
+    shares = fact.shares_template
+    if shares == risk.shares_template:
+        return risk
+    if not risk.post_scores:
+        return msgspec.structs.replace(risk, shares_template=shares)
+    totals = _Totals.of(risk.post_scores, shares and bool(risk.templates), p)
+    return msgspec.structs.replace(
+        risk,
+        score=totals.score,
+        flagged=totals.flagged,
+        shares_template=shares,
+        reasons=[totals.summary, *risk.reasons[1:]],
+    )
+
+
 def fold_post(
     risk: AccountRisk | None,
     post: Post,
@@ -296,12 +360,9 @@ def fold_post(
     while len(scores) > p.max_post_scores:  # oldest first: dicts keep insertion order
         del scores[next(iter(scores))]
 
-    values = scores.values()
-    flagged_posts = sum(map(p.post_threshold.__le__, values))  # s >= threshold, in C
-    top = max(values)
-    extra = min(max(flagged_posts - 1, 0), p.max_bonus_posts)
-    account_score = round(min(1.0, top + p.flagged_post_bonus * extra), 4)
-    flagged = top >= p.high_score or flagged_posts >= p.moderate_posts
+    templates = _kept_templates(risk.templates, scores, post, score, p)
+    totals = _Totals.of(scores, risk.shares_template and bool(templates), p)
+    top = totals.top
 
     categories = risk.categories
     if score >= p.post_threshold and not set(verdict.categories).issubset(categories):
@@ -315,7 +376,6 @@ def fold_post(
         top_reasons = [FUNNEL_REASON, *verdict.reasons] if funnel else verdict.reasons
     else:
         top_reasons = risk.reasons[1:]
-    summary = f"{flagged_posts}/{len(scores)} 条帖子被标记, 最高帖子分 {top:.2f}"
 
     first, last = risk.first_seen, risk.last_seen
     seen = post.created_at or post.collected_at
@@ -326,16 +386,16 @@ def fold_post(
         risk,
         nickname=post.author_name or risk.nickname,
         bio=post.author_bio if post.author_bio is not None else risk.bio,
-        score=account_score,
-        flagged=flagged,
+        score=totals.score,
+        flagged=totals.flagged,
         categories=categories,
         contacts=contacts,
         post_scores=scores,
-        templates=_kept_templates(risk.templates, scores, post, score, p),
+        templates=templates,
         mentions=_kept_mentions(risk.mentions, post.text, p),
-        flagged_posts=flagged_posts,
+        flagged_posts=totals.flagged_posts,
         total_posts=len(scores),
-        reasons=[summary, *top_reasons],
+        reasons=[totals.summary, *top_reasons],
         first_seen=first,
         last_seen=last,
     )

@@ -168,6 +168,10 @@ class AccountRisk(msgspec.Struct, kw_only=True, omit_defaults=True):
     # the text after each "@" in the account's posts (sorted, capped).
     templates: dict[str, str] = msgspec.field(default_factory=dict)
     mentions: list[str] = msgspec.field(default_factory=list)
+    # Set by an ``AccountFact`` from the ring job: one of ``templates`` is a counted ad
+    # template other accounts post too; ``score`` carries the template bonus while this
+    # is set and ``templates`` is not empty.
+    shares_template: bool = False
     # Filled by account reads from the last ring job, like ``ring`` (the fold never writes
     # them): the weak links ("kind:account") that attached the account to its ring, and
     # the accounts posting the same counted ad template.
@@ -447,6 +451,29 @@ class AccountLinks(msgspec.Struct, frozen=True):
     score: float = 0.0
     templates: dict[str, float] = msgspec.field(default_factory=dict)
     mentions: list[str] = msgspec.field(default_factory=list)
+    # Whether the stored score already carries the template bonus (``AccountFact``).
+    shares_template: bool = False
+
+
+class AccountFact(msgspec.Struct, frozen=True):
+    """What only a job across accounts can know about one account (the ring job: "it
+    shares a counted ad template"), sent down the account's own stream.
+
+    Why a record and not a store update: the account's risk is the fold's (the faust
+    table in the scale-out mode, the runner's cache in the embedded one), and only the
+    fold's next write reaches the store, so a fact written beside it would be erased.
+    Through the stream the fold applies it in order with the account's posts, on its
+    own partition, in both modes (:func:`pipeline.stages.fold_accounts`)."""
+
+    account_key: str
+    shares_template: bool
+
+
+class AccountFacts(msgspec.Struct, frozen=True):
+    """One ``radar.posts.raw`` message of facts, all of one partition's accounts: a JSON
+    object, so that it can never be read as a post or a bundle of posts."""
+
+    account_facts: list[AccountFact]
 
 
 class Ring(msgspec.Struct, kw_only=True, omit_defaults=True):

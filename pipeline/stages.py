@@ -11,8 +11,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 
 from detectors import Detector
-from detectors.accounts import fold_post
-from pipeline.models import AccountRisk, Post, ScoredPost
+from detectors.accounts import apply_fact, fold_post
+from pipeline.models import AccountFact, AccountRisk, Post, ScoredPost
 
 
 def score_posts(detector: Detector, posts: Sequence[Post]) -> list[ScoredPost]:
@@ -22,9 +22,17 @@ def score_posts(detector: Detector, posts: Sequence[Post]) -> list[ScoredPost]:
 
 
 def fold_accounts(
-    batch: Iterable[ScoredPost], states: Mapping[str, AccountRisk]
+    batch: Iterable[ScoredPost],
+    states: Mapping[str, AccountRisk],
+    facts: Iterable[AccountFact] = (),
 ) -> dict[str, AccountRisk]:
-    """New risk for every account touched by ``batch``; ``states`` holds the current ones."""
+    """New risk for every account touched by ``batch`` or changed by ``facts`` (the ring
+    job's, :class:`~pipeline.models.AccountFact`); ``states`` holds the current ones.
+
+    Facts are applied after the posts: the fold recomputes the score from the account's
+    post scores and its fact every time, so the order within a batch does not matter. A
+    fact about an account with no state (never folded here, or its state was lost) is
+    dropped: the next ring job run sends it again, since it compares with the store."""
     updated: dict[str, AccountRisk] = {}
     for scored in batch:
         key = scored.post.account_key
@@ -32,6 +40,11 @@ def fold_accounts(
             continue
         current = updated.get(key) or states.get(key)
         updated[key] = fold_post(current, scored.post, scored.verdict)
+    for fact in facts:
+        key = fact.account_key
+        current = updated.get(key) or states.get(key)
+        if current is not None and (after := apply_fact(current, fact)) is not current:
+            updated[key] = after
     return updated
 
 

@@ -8,45 +8,14 @@ score made the top post's reasons follow whichever copy came last, so the stored
 differed from the embedded runner's while every count agreed.
 """
 
-from datetime import UTC, datetime, timedelta
-
+from det_helpers import fold_item
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.accounts import fold_post
-from pipeline.models import AccountRisk, Contact, Post, Verdict
+from pipeline.models import AccountRisk, Post, Verdict
 
-T0 = datetime(2026, 8, 1, tzinfo=UTC)
 SCORES = [0.1, 0.35, 0.6, 0.9, 1.0]  # ties at the top are the interesting case
-
-
-def _item(n: int, score: float, contact: int, mention: bool) -> tuple[Post, Verdict]:
-    text = f"第{n}条 全额退保 不成功不收费 加微信 shop{contact:04d} 主页有联系方式"
-    if mention:
-        text += f" @同行{contact}"
-    post = Post(
-        platform="weibo",
-        post_id=f"p{n}",
-        text=text,
-        author_id="a1",
-        author_name=f"名字{n % 3}",
-        created_at=T0 + timedelta(hours=n),
-    )
-    flagged = score >= 0.5
-    shop = f"shop{contact:04d}"
-    at = text.index(shop)
-    verdict = Verdict(
-        flagged=flagged,
-        score=score,
-        categories=["surrender"] if flagged else [],
-        contacts=[
-            Contact(
-                kind="wechat", value=shop, start=at, end=at + len(shop), canonical=f"wechat:{shop}"
-            )
-        ],
-        reasons=[f"帖子 {n} 的理由"],
-    )
-    return post, verdict
 
 
 def _fold(items: list[tuple[Post, Verdict]]) -> AccountRisk | None:
@@ -58,7 +27,7 @@ def _fold(items: list[tuple[Post, Verdict]]) -> AccountRisk | None:
 
 posts_strategy = st.lists(
     st.tuples(st.sampled_from(SCORES), st.integers(0, 3), st.booleans()), min_size=1, max_size=12
-).map(lambda rows: [_item(n, *row) for n, row in enumerate(rows)])
+).map(lambda rows: [fold_item(n, *row) for n, row in enumerate(rows)])
 
 
 @settings(max_examples=200, deadline=None)
@@ -72,14 +41,14 @@ def test_a_replayed_stretch_changes_nothing(posts, data) -> None:
 
 
 def test_a_late_copy_of_a_tied_top_post_keeps_the_latest_reasons() -> None:
-    first, second = _item(1, 1.0, 0, False), _item(2, 1.0, 1, False)
+    first, second = fold_item(1, 1.0, 0, False), fold_item(2, 1.0, 1, False)
     once = _fold([first, second])
     assert once is not None and once.reasons[1:] == ["帖子 2 的理由"]
     assert _fold([first, second, first]) == once
 
 
 def test_a_changed_score_is_an_update_not_a_replay() -> None:
-    post, verdict = _item(1, 0.35, 0, False)
+    post, verdict = fold_item(1, 0.35, 0, False)
     rescored = Verdict(
         flagged=True,
         score=0.9,
