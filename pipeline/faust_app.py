@@ -24,6 +24,8 @@ Records: the messages are the schema's own msgspec Structs (``Post``, ``ScoredPo
 verdicts travel in bundles (a JSON array of one partition's records,
 :mod:`pipeline.post_bundles`), because faust's fixed cost per message was most of a
 worker's time; the account changelog stays one record per key (compaction needs it).
+The ring job's account facts (``AccountFact``) come on the posts topic too, on their accounts'
+partitions, and are folded with the posts of the take they arrive in.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from pipeline.kafka_settings import (
     VERDICTS_TOPIC,
     KafkaSettings,
 )
-from pipeline.models import AccountRisk, Alert, Post, ScoredPost
+from pipeline.models import AccountFact, AccountRisk, Alert, Post, ScoredPost
 from pipeline.post_bundles import Decoded, bundle, decode_messages, post_key_of
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store.base import Store
@@ -85,6 +87,7 @@ class Counters:
     store_errors: int = 0
     alerts: int = 0
     rejects: int = 0
+    facts: int = 0
 
 
 @dataclass
@@ -117,22 +120,28 @@ class BatchProcessor:
 
     async def process_messages(self, decoded: Decoded) -> None:
         """One take of messages: their posts ``batch_size`` at a time (a take of bundles
-        holds many more posts than messages), and the messages that held no post recorded
-        as rejects, all before the take may be acked."""
+        holds many more posts than messages), the ring job's account facts with the last
+        of them, and the messages that held neither recorded as rejects, all before the
+        take may be acked."""
         if decoded.rejects:
             rejects = decoded.rejects
             log.warning("%d message(s) on %s were not posts", len(rejects), POSTS_TOPIC)
             await self._retry("reject record", lambda: self.store.record_rejects(rejects))
             self.counters.rejects += len(rejects)
-        size = self.kafka.batch_size
-        for start in range(0, len(decoded.posts), size):
-            await self.process(decoded.posts[start : start + size])
+        size, posts = self.kafka.batch_size, decoded.posts
+        for start in range(0, len(posts), size):
+            last = start + size >= len(posts)
+            await self.process(posts[start : start + size], decoded.facts if last else ())
+        if decoded.facts and not posts:
+            await self.process((), decoded.facts)
 
-    async def process(self, posts: Sequence[Post]) -> None:
-        scored = score_posts(self.detector, posts)
+    async def process(self, posts: Sequence[Post], facts: Sequence[AccountFact] = ()) -> None:
+        scored = score_posts(self.detector, posts) if posts else []
         keys = {p.account_key for p in posts if p.account_key is not None}
+        keys.update(fact.account_key for fact in facts)
         states = {key: risk for key in keys if (risk := self.table.get(key)) is not None}
-        accounts = fold_accounts(scored, states)
+        accounts = fold_accounts(scored, states, facts)
+        self.counters.facts += len(facts)
         changed = list(accounts.values())
         await self._retry("store write", lambda: self.store.write_batch(scored, changed))
         recorded: list[Alert] = []
@@ -146,7 +155,7 @@ class BatchProcessor:
         if recorded:
             self.counters.alerts += len(recorded)
             await self.publish(ALERTS_TOPIC, [(_alert_key(a), a) for a in recorded])
-        if self.kafka.publish_verdicts:
+        if self.kafka.publish_verdicts and scored:
             await self.publish(VERDICTS_TOPIC, [(post_key_of(s.post), s) for s in scored])
         self.counters.batches += 1
         self.counters.posts += len(scored)

@@ -15,7 +15,10 @@ the account key of its first post, which hashes to the bundle's partition, so ke
 tooling agrees with where the bundle sits. Single-post messages (a JSON object keyed by
 its account) remain valid input, so other producers need not bundle.
 
-The value is JSON: a ``Post`` object, or an array of ``Post`` objects (a bundle).
+The value is JSON: a ``Post`` object, an array of ``Post`` objects (a bundle), or an
+``{"account_facts": [...]}`` object: the ring job's facts about accounts of that partition
+(:class:`~pipeline.models.AccountFact`), which travel here, behind the accounts' posts,
+so that the worker folding an account applies them in order.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiokafka.partitioner import murmur2
 
-from pipeline.models import Post, Reject
+from pipeline.models import AccountFact, AccountFacts, Post, Reject
 
 REJECT_SAMPLE_CHARS = 500  # enough for a human to recognise a bad record
 DEFAULT_BUNDLE_POSTS = 100
@@ -36,6 +39,7 @@ DEFAULT_BUNDLE_BYTES = 256 * 1024  # well under the brokers' 1 MiB message.max.b
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Post | list[Post])
+_FACTS_DECODER = msgspec.json.Decoder(AccountFacts)
 
 
 def post_key_of(post: Post) -> str:
@@ -110,25 +114,47 @@ def bundle_records(
     return bundle(items, partitions, max_posts, max_bytes)
 
 
+_FACTS_PREFIX, _FACTS_SUFFIX = b'{"account_facts":', b"}"
+FACTS_PER_MESSAGE = 1_000  # ~60 bytes each: well under a bundle's bytes
+
+
+def fact_records(
+    facts: Iterable[AccountFact], partitions: Sequence[int], max_bytes: int
+) -> list[tuple[bytes, bytes, int]]:
+    """The records that carry the ring job's ``facts`` on ``radar.posts.raw``: each on
+    its account's partition, behind the account's posts already there (an
+    :class:`~pipeline.models.AccountFacts` object per message)."""
+    items = ((f.account_key.encode(), _ENCODER.encode(f)) for f in facts)
+    room = max_bytes - len(_FACTS_PREFIX) - len(_FACTS_SUFFIX)
+    return [
+        (key, _FACTS_PREFIX + value + _FACTS_SUFFIX, partition)
+        for key, value, partition in bundle(items, partitions, FACTS_PER_MESSAGE, room)
+    ]
+
+
 @dataclass
 class Decoded:
-    """The posts of a batch of messages, in order, and the messages that held none."""
+    """The posts of a batch of messages, in order, the ring job's account facts, and the
+    messages that held neither."""
 
     posts: list[Post] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    facts: list[AccountFact] = field(default_factory=list)
 
 
 def decode_messages(messages: Iterable[tuple[bytes | None, str]], topic: str) -> Decoded:
     """Decode ``(value, where)`` pairs; ``where`` names the message for a reject
     ("partition 3 offset 1200"). A message that is not a post or a bundle of posts
     (broken JSON, invalid UTF-8, a missing field) is a counted :class:`Reject` with a
-    sample; it never stops the worker or loses its neighbours."""
+    sample; it never stops the worker or loses its neighbours. A message of account
+    facts (:func:`fact_records`) is tried only once a message is not posts: facts are
+    rare, posts are every message."""
     out = Decoded()
     for value, where in messages:
         try:
             if value is None:
                 raise msgspec.DecodeError("empty message (no value)")
-            decoded = _DECODER.decode(value)
+            decoded = _decode_posts_or_facts(value)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             sample = (value or b"")[:REJECT_SAMPLE_CHARS].decode("utf-8", "replace")
             out.rejects.append(
@@ -143,6 +169,18 @@ def decode_messages(messages: Iterable[tuple[bytes | None, str]], topic: str) ->
             continue
         if isinstance(decoded, list):
             out.posts.extend(decoded)
+        elif isinstance(decoded, AccountFacts):
+            out.facts.extend(decoded.account_facts)
         else:
             out.posts.append(decoded)
     return out
+
+
+def _decode_posts_or_facts(value: bytes) -> Post | list[Post] | AccountFacts:
+    try:
+        return _DECODER.decode(value)
+    except msgspec.ValidationError as not_posts:
+        try:
+            return _FACTS_DECODER.decode(value)
+        except msgspec.DecodeError:
+            raise not_posts from None  # the reject names what a post lacked

@@ -19,8 +19,8 @@ from pipeline.alerts.settings import AlertRule, AlertSettings
 from pipeline.config import ConfigError, load_settings
 from pipeline.faust_app import BatchProcessor, StructCodec
 from pipeline.kafka_settings import ALERTS_TOPIC, VERDICTS_TOPIC, KafkaSettings
-from pipeline.models import AccountRisk, Alert, Post, ScoredPost, SourceState
-from pipeline.post_bundles import decode_messages, post_key_of
+from pipeline.models import AccountFact, AccountRisk, Alert, Post, ScoredPost, SourceState
+from pipeline.post_bundles import decode_messages, fact_records, post_key_of
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store.sqlite import SqliteStore
 
@@ -242,3 +242,37 @@ async def test_a_take_of_bundles_is_written_batch_size_posts_at_a_time_and_bad_m
     assert processor.counters.posts == 10 and processor.counters.rejects == 1
     assert stats.posts == 10 and stats.rejects == 1
     assert table == fold_accounts(score_posts(detector, posts), {})
+
+
+async def test_the_ring_jobs_facts_are_folded_with_the_take_they_arrive_in(
+    detector: Detector,
+) -> None:
+    """A take of posts with facts behind them, then a take of facts alone: the accounts
+    get the template bonus (as the embedded runner's fold gives it), a fact about an
+    account this worker never folded is dropped, and facts publish no verdicts."""
+    store = FlakyStore(failures=0)
+    processor, sent, table = _processor(detector, store)
+    posts = [_post(1, SCHEME), _post(2, CHATTER, author="a2")]
+    facts = [AccountFact("weibo:a1", True), AccountFact("weibo:nobody", True)]
+    take = [
+        (msgspec.json.encode(posts), "partition 0 offset 0"),
+        *((v, f"partition 0 offset {n}") for n, (_, v, _) in enumerate(_facts(facts), 1)),
+    ]
+    await processor.process_messages(decode_messages(take, "radar.posts.raw"))
+    expected = fold_accounts(score_posts(detector, posts), {}, facts)
+    assert table == expected and table["weibo:a1"].shares_template
+    assert "weibo:nobody" not in table
+    assert [a.key for a in store.batches[-1][1]] == ["weibo:a1", "weibo:a2"]
+
+    verdicts = len(sent)
+    back = [AccountFact("weibo:a1", False)]
+    await processor.process_messages(
+        decode_messages([(v, "partition 0 offset 9") for _, v, _ in _facts(back)], "t")
+    )
+    assert table["weibo:a1"] == fold_accounts(score_posts(detector, posts), {})["weibo:a1"]
+    assert [a.key for a in store.batches[-1][1]] == ["weibo:a1"]
+    assert len(sent) == verdicts and processor.counters.facts == 3
+
+
+def _facts(facts: list[AccountFact]) -> list[tuple[bytes, bytes, int]]:
+    return fact_records(facts, [0], max_bytes=256 * 1024)

@@ -7,8 +7,14 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.models import Post
-from pipeline.post_bundles import bundle_records, decode_messages, partition_of, post_key_of
+from pipeline.models import AccountFact, Post
+from pipeline.post_bundles import (
+    bundle_records,
+    decode_messages,
+    fact_records,
+    partition_of,
+    post_key_of,
+)
 
 PARTITIONS = [0, 1, 2, 3, 4, 5]
 DECODER = msgspec.json.Decoder(Post | list[Post])
@@ -88,3 +94,24 @@ def test_bad_messages_become_rejects_and_their_neighbours_are_kept() -> None:
     assert [r.location for r in decoded.rejects] == [f"partition 0 offset {i}" for i in range(1, 6)]
     assert all(r.source == "kafka:radar.posts.raw" and r.reason for r in decoded.rejects)
     assert "unterminated" in decoded.rejects[0].sample
+
+
+def test_account_facts_travel_on_their_accounts_partitions_and_decode_apart_from_posts() -> None:
+    facts = [AccountFact(f"weibo:{a}", a != "c") for a in "abcdefg"]
+    posts = [_post(i, a) for i, a in enumerate("abcdefg")]
+    where = {key: partition for key, _, partition in bundle_records(posts, PARTITIONS, 1, 1024)}
+    records = fact_records(facts, PARTITIONS, max_bytes=100)  # small: one fact each
+    assert len(records) > len({partition for _, _, partition in records})
+    messages = []
+    for n, (key, value, partition) in enumerate(records):
+        assert where[key] == partition
+        assert len(value) <= 100
+        messages.append((value, f"partition {partition} offset {n}"))
+    # a bundle of posts and a broken facts object around them: only the facts are facts
+    messages.append((msgspec.json.encode(posts[:2]), "partition 0 offset 90"))
+    messages.append((b'{"account_facts": [{"account_key": 1}]}', "partition 0 offset 91"))
+    decoded = decode_messages(messages, "radar.posts.raw")
+    assert sorted(decoded.facts, key=lambda f: f.account_key) == facts
+    assert [p.post_id for p in decoded.posts] == ["p0", "p1"]
+    assert [r.location for r in decoded.rejects] == ["partition 0 offset 91"]
+    assert "not a post" in decoded.rejects[0].reason
