@@ -26,6 +26,7 @@ from pipeline.config import Settings
 from pipeline.kafka_settings import POSTS_TOPIC, KafkaSettings
 from pipeline.models import Post, SourceState
 from pipeline.post_bundles import DEFAULT_BUNDLE_BYTES, DEFAULT_BUNDLE_POSTS, bundle_records
+from pipeline.rings.facts import kafka_sink
 from pipeline.rings.schedule import add_rings_job
 from pipeline.stages import Deduper
 from pipeline.store.base import Store
@@ -106,7 +107,9 @@ class Publisher:
             # (set takedown.enabled = false here when a CronJob runs `radar takedown`).
             add_takedown_job(self._scheduler, self.store, self.settings)
             # ... and the ring job: the workers' folds each see one partition's accounts.
-            add_rings_job(self._scheduler, self.store, self.settings)
+            # Its account facts go to the workers on the accounts' partitions.
+            facts = kafka_sink(self.producer, self.settings.stream.kafka)
+            add_rings_job(self._scheduler, self.store, self.settings, facts)
             self._scheduler.start()
         log.info("publishing %d source(s) to %s", len(self.sources), POSTS_TOPIC)
 

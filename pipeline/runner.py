@@ -42,6 +42,7 @@ from detectors import Detector
 from pipeline.alerts.service import AlertService, build_alerts
 from pipeline.config import Settings
 from pipeline.models import (
+    AccountFact,
     AccountRisk,
     Post,
     Reject,
@@ -51,6 +52,7 @@ from pipeline.models import (
     SourceState,
     account_review_target,
 )
+from pipeline.rings.facts import store_sink
 from pipeline.rings.schedule import add_rings_job, rings_run_here, run_scheduled_rings
 from pipeline.stages import Deduper, fold_accounts, score_posts
 from pipeline.store.base import Store
@@ -169,7 +171,7 @@ class Runner:
             if takedown_runs_here(self.settings):
                 add_takedown_job(self._scheduler, self.store, self.settings)
             if rings_run_here(self.settings):  # first run shortly after start
-                add_rings_job(self._scheduler, self.store, self.settings)
+                add_rings_job(self._scheduler, self.store, self.settings, self.submit_facts)
             self._scheduler.start()
         log.info(
             "runner started: %d source(s): %s",
@@ -315,7 +317,17 @@ class Runner:
             await self.collect_once(name)
         await self.stop()
         if rings_run_here(self.settings):
-            await run_scheduled_rings(self.store, self.settings)
+            await run_scheduled_rings(self.store, self.settings, self.submit_facts)
+
+    async def submit_facts(self, facts: Sequence[AccountFact]) -> None:
+        """The ring job's account facts: folded by the writer with the posts it stores
+        (the writer owns the account cache, so nothing else may write an account while
+        it runs); once the runner has stopped, applied to the store directly."""
+        if self._stopping or not self._tasks:
+            await store_sink(self.store)(facts)
+            return
+        for fact in facts:
+            await self._write_q.put(fact)
 
     # -- stages ----------------------------------------------------------------------
 
@@ -361,12 +373,14 @@ class Runner:
 
     async def _flush(self, items: list[object]) -> None:
         posts = [item for item in items if isinstance(item, ScoredPost)]
+        facts = [item for item in items if isinstance(item, AccountFact)]
         marks: dict[str, SourceState] = {}
         for item in items:
             if isinstance(item, _Mark):
                 marks[item.state.name] = item.state  # the latest mark per source wins
-        before = await self._account_states(posts)
-        accounts = fold_accounts(posts, before)
+        keys = {scored.post.account_key for scored in posts} | {f.account_key for f in facts}
+        before = await self._account_states(keys)
+        accounts = fold_accounts(posts, before, facts)
         delay = 0.5
         while True:
             try:
@@ -409,8 +423,7 @@ class Runner:
                 await asyncio.sleep(delay)
                 delay *= 2
 
-    async def _account_states(self, posts: list[ScoredPost]) -> dict[str, AccountRisk]:
-        keys = {scored.post.account_key for scored in posts} - {None}
+    async def _account_states(self, keys: set[str | None]) -> dict[str, AccountRisk]:
         states = {key: self._accounts[key] for key in keys if key in self._accounts}
         missing = [key for key in keys if key not in states and key is not None]
         if missing:

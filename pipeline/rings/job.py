@@ -17,7 +17,10 @@ per account; ``AccountRisk.mentions``: the characters after each "@"), and this 
 links them with the scan's own functions (:mod:`detectors.weak_links`). Eligibility is
 the scan's too: flagged, or the fold's account score plus ``template_bonus`` reaching
 ``high_score`` for an account sharing a counted template. The bonus only decides
-eligibility here: the stored score stays the fold's (alerts and takedown lists read it).
+eligibility here; the score itself is raised by the fold that owns the account, once
+the job has sent it an ``AccountFact`` (:mod:`pipeline.rings.facts`), so alerts and
+takedown lists see the same score as the scan gives. An account whose stored score
+already carries the bonus is eligible by its stored ``flagged`` (the bonus counted once).
 
 Where the job can differ from the scan over the same posts: a mention resolves against
 the names (nickname, account id) of the accounts read, which are those holding a contact,
@@ -46,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +58,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from detectors.accounts import AccountPolicy, default_policy, with_template_bonus
 from detectors.rings import Membership, find_rings
 from detectors.weak_links import mention_links, shared_templates, template_links, template_peers
-from pipeline.models import Ring
+from pipeline.models import AccountFact, Ring
+from pipeline.rings.facts import FactSink, template_facts
 from pipeline.store.base import Store
 from pipeline.store.rings import summarise
 
@@ -76,6 +81,7 @@ class RingInputs:
     names: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     templates: dict[str, dict[str, float]] = field(default_factory=dict)
     mentions: dict[str, list[str]] = field(default_factory=dict)
+    sharing: set[str] = field(default_factory=set)  # stored with the template bonus
 
 
 class Assignment(NamedTuple):
@@ -96,6 +102,7 @@ class RingRun:
     accounts_read: int
     seconds: float
     template_peers: dict[str, list[str]] = field(default_factory=dict)
+    facts: list[AccountFact] = field(default_factory=list)
     _by_ring: dict[str, list[str]] | None = field(default=None, repr=False)
 
     @property
@@ -135,6 +142,8 @@ async def read_inputs(store: Store, page_size: int = PAGE_SIZE) -> RingInputs:
                 inputs.templates[key] = dict(row.templates)
             if row.mentions:
                 inputs.mentions[key] = list(row.mentions)
+            if row.shares_template:
+                inputs.sharing.add(key)
         if len(page) < page_size:
             return inputs
         after = page[-1].key
@@ -145,22 +154,32 @@ def assign(inputs: RingInputs, policy: AccountPolicy) -> Assignment:
     scan's weak links), and the template peers."""
     shared = shared_templates(inputs.templates, policy.template, policy.post_threshold)
     peers = template_peers(shared, policy.template_peers_kept)
-    eligible = None
-    if policy.ring_requires_flagged:
-        raised = {
-            key
-            for key in peers
-            if with_template_bonus(inputs.scores.get(key, 0.0), policy) >= policy.high_score
-        }
-        eligible = inputs.flagged | raised
     memberships = find_rings(
         inputs.contacts,
         mention_links(inputs.names, inputs.mentions),
-        eligible,
+        eligible_accounts(inputs, peers, policy),
         policy.weak_links_to_attach,
         template_links(shared),
     )
     return Assignment(memberships, {key: others for key, (_, others) in peers.items()})
+
+
+def eligible_accounts(
+    inputs: RingInputs, sharing: Collection[str], policy: AccountPolicy
+) -> set[str] | None:
+    """Who may be a ring member (None: anyone): the flagged, and the accounts ``sharing``
+    a counted template that the bonus lifts to ``high_score``, as in the scan. An account
+    stored with the bonus already (``inputs.sharing``) is judged by its stored flag, so
+    the bonus never counts twice."""
+    if not policy.ring_requires_flagged:
+        return None
+    raised = {
+        key
+        for key in sharing
+        if key not in inputs.sharing
+        and with_template_bonus(inputs.scores.get(key, 0.0), policy) >= policy.high_score
+    }
+    return inputs.flagged | raised
 
 
 async def find_live_rings(
@@ -169,29 +188,37 @@ async def find_live_rings(
     *,
     page_size: int = PAGE_SIZE,
     now: datetime | None = None,
+    facts: FactSink | None = None,
 ) -> RingRun:
-    """Read, link, and replace the saved rings (and template peers) with what was found."""
+    """Read, link, and replace the saved rings (and template peers) with what was found;
+    then send ``facts`` the accounts whose template answer changed (none sent without a
+    sink: the run still lists them)."""
     started = time.perf_counter()
     policy = policy or default_policy()
     inputs = await read_inputs(store, page_size)
     memberships, peers = await asyncio.to_thread(assign, inputs, policy)
     at = now or datetime.now(UTC)
     await store.save_rings(memberships, at=at, template_peers=peers)
+    changed = template_facts(inputs.sharing, peers, inputs.contacts)
+    if facts is not None and changed:
+        await facts(changed)
     run = RingRun(
         memberships=memberships,
         rings=summarise(memberships, at),
         accounts_read=len(inputs.contacts),
         seconds=time.perf_counter() - started,
         template_peers=peers,
+        facts=changed,
     )
     log.info(
         "rings: %d ring(s) holding %d account(s) (%d by weak links), of %d account(s) read;"
-        " %d sharing an ad template; %.2fs",
+        " %d sharing an ad template (%d changed); %.2fs",
         len(run.rings),
         len(memberships),
         run.attached_by_weak_links,
         run.accounts_read,
         len(peers),
+        len(changed),
         run.seconds,
     )
     return run

@@ -4,7 +4,8 @@ first run ``first_run_seconds`` after start.
 Whichever process owns the scheduler adds it, as for the takedown job: the embedded
 runner (``radar run``) in the embedded mode (:func:`rings_run_here`), the ``radar
 collect`` scheduler in the scale-out mode. Two at once are harmless: each run replaces
-the whole assignment and the same accounts give the same ring ids.
+the whole assignment and the same accounts give the same ring ids. Each passes the sink
+its account facts go to: the runner's writer, or ``radar.posts.raw``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.base import BaseScheduler
 
+from pipeline.rings.facts import FactSink
 from pipeline.rings.job import find_live_rings, policy_for
 from pipeline.rings.settings import first_run, rings_trigger
 from pipeline.store.base import Store
@@ -26,11 +28,17 @@ log = logging.getLogger("radar.rings")
 JOB_ID = "rings"
 
 
-async def run_scheduled_rings(store: Store, settings: Settings) -> int:
-    """One scheduled run; returns the number of accounts in rings. Never raises: a failed
-    run is logged, the previous rings stay saved, and the next tick tries again."""
+async def run_scheduled_rings(
+    store: Store, settings: Settings, facts: FactSink | None = None
+) -> int:
+    """One scheduled run, its account facts sent to ``facts`` (the fold's sink of the
+    calling process, :mod:`pipeline.rings.facts`); returns the number of accounts in
+    rings. Never raises: a failed run is logged, the previous rings stay saved, and the
+    next tick tries again (facts that did not go out included)."""
     try:
-        run = await find_live_rings(store, policy_for(settings), page_size=settings.rings.page_size)
+        run = await find_live_rings(
+            store, policy_for(settings), page_size=settings.rings.page_size, facts=facts
+        )
     except Exception:
         log.exception("ring job failed; the next run will retry")
         return 0
@@ -43,14 +51,16 @@ def rings_run_here(settings: Settings) -> bool:
     return settings.rings.enabled and settings.stream.kind == "inprocess"
 
 
-def add_rings_job(scheduler: BaseScheduler, store: Store, settings: Settings) -> bool:
+def add_rings_job(
+    scheduler: BaseScheduler, store: Store, settings: Settings, facts: FactSink
+) -> bool:
     """Add the job when ``[rings] enabled``; returns whether it was added."""
     if not settings.rings.enabled:
         return False
     scheduler.add_job(
         run_scheduled_rings,
         rings_trigger(settings.rings, settings.tz),
-        args=[store, settings],
+        args=[store, settings, facts],
         id=JOB_ID,
         name="rings",
         max_instances=1,

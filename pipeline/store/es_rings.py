@@ -147,6 +147,7 @@ _INPUT_FIELDS = [
     "template_scores",
     "account.templates",
     "account.mentions",
+    "account.shares_template",
 ]
 
 
@@ -161,6 +162,7 @@ def _links(source: dict[str, Any]) -> AccountLinks:
         score=float(source.get("score") or 0.0),
         templates=kept,
         mentions=_strings(account.get("mentions")),
+        shares_template=bool(account.get("shares_template")),
     )
 
 

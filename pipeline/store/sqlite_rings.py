@@ -57,7 +57,8 @@ WITH page(key) AS (
 SELECT a.key, a.flagged, a.score,
     (SELECT json_group_array(c.canonical) FROM contacts c
      WHERE c.account_key = a.key AND c.post_key = '') AS contacts,
-    json_extract(a.data, '$.nickname', '$.templates', '$.mentions') AS weak,
+    json_extract(a.data, '$.nickname', '$.templates', '$.mentions', '$.shares_template')
+        AS weak,
     CASE WHEN json_type(a.data, '$.templates') IS NOT NULL
          THEN json_extract(a.data, '$.post_scores') END AS scores
 FROM page p CROSS JOIN accounts a ON a.key = p.key
@@ -72,7 +73,7 @@ ORDER BY a.score DESC, a.key
 LIMIT ?
 """  # noqa: S608 - constant SQL
 
-_Weak = tuple[str | None, dict[str, str] | None, list[str] | None]
+_Weak = tuple[str | None, dict[str, str] | None, list[str] | None, bool | None]
 _weak = msgspec.json.Decoder(_Weak)
 _scores = msgspec.json.Decoder(dict[str, float])
 
@@ -80,7 +81,7 @@ _scores = msgspec.json.Decoder(dict[str, float])
 def _links(
     key: str, flagged: int, score: float, contacts: str, weak: str, scores: str | None
 ) -> AccountLinks:
-    nickname, templates, mentions = _weak.decode(weak)
+    nickname, templates, mentions, shares_template = _weak.decode(weak)
     kept: dict[str, float] = {}
     if templates:
         kept = template_scores(templates, _scores.decode(scores) if scores else {})
@@ -92,6 +93,7 @@ def _links(
         score=float(score),
         templates=kept,
         mentions=mentions or [],
+        shares_template=bool(shares_template),
     )
 
 

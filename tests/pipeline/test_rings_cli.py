@@ -73,7 +73,7 @@ def test_prints_and_saves_the_rings(data_dir: Path, capsys) -> None:
     assert lines[1:4] == ["  weibo:a", "  weibo:b", "  weibo:c"]  # c joins through b
     assert lines[-1].startswith(
         "1 ring(s), 3 account(s) in rings (0 by weak links); 0 account(s) sharing an ad "
-        "template; 6 account(s) read"
+        "template (0 changed); 6 account(s) read"
     )
 
     keys = ["weibo:a", "weibo:c", "weibo:d", "weibo:e"]

@@ -234,7 +234,7 @@ async def test_a_flagged_account_with_a_ring_template_and_a_mention_is_attached(
     assert scam1 is not None and (scam1.ring_weak, scam1.template_peers) == ([], ["weibo:w"])
     ring = await store.get_ring(wechat)
     assert ring is not None and ring.size == 3 and ring.contacts == ["wechat:tuibao8866"]
-    # the live score stays the fold's: the template bonus only decides eligibility
+    # without a fact sink the job changes no score (test_template_facts.py: with one)
     assert stored.score == w.score
 
 
