@@ -14,7 +14,7 @@ record batches (:func:`produce_all`), before the batch's offsets may be committe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,52 @@ async def _submit(producer: Any, batch: Any, topic: str, partition: int) -> asyn
     return await producer.send_batch(batch, topic, partition=partition)
 
 
+class RecoveryFence:
+    """Which changelog records a table recovery must not apply on this worker: those
+    older than the value the worker holds for the key itself.
+
+    Why: a rebalance that leaves a partition on this worker still recovers it, and an
+    in-memory table (no persisted offset) replays the whole changelog up to the
+    high-water mark read when the recovery began. Batches keep running meanwhile (the
+    app sets ``stream_wait_empty`` off), and an account folded by an in-flight batch has
+    a newer value in memory than any record under that mark. Applying the older record
+    put the account back a few posts; the batch was then acked, so those posts were
+    never folded again (seen as a rare scale-out test failure: an account short of 2 of
+    its 10 posts). Keys whose records are still queued or in flight are held as they
+    are; for the others, a record older than the last one this worker produced for the
+    key is stale. A partition the worker loses forgets its unsent keys: when it comes
+    back, the records its other owners wrote meanwhile are the newer ones.
+
+    ``replays_all``: only a table kept in memory replays records this worker produced
+    itself; a RocksDB table recovers from its persisted offset (the last record the
+    worker produced), so there the fence keeps no offset per key (that would be memory
+    growing with every account the worker ever folded)."""
+
+    def __init__(self, *, replays_all: bool) -> None:
+        self._unsettled: dict[int, set[str]] = {}
+        self._produced: dict[str, int] | None = {} if replays_all else None
+
+    def written(self, partition: int, key: str) -> None:
+        """The table holds a new value for ``key``, not yet on the broker."""
+        self._unsettled.setdefault(partition, set()).add(key)
+
+    def produced(self, partition: int, keys: Sequence[str], sent: Sequence[Sent]) -> None:
+        """``keys`` (in the order they were sent) are on the broker, at ``sent``."""
+        unsettled = self._unsettled.get(partition, set())
+        unsettled.difference_update(keys)
+        if self._produced is not None:
+            offsets = (o for batch in sent for o in range(batch.first, batch.last + 1))
+            self._produced.update(zip(keys, offsets, strict=True))
+
+    def lost(self, partition: int) -> None:
+        self._unsettled.pop(partition, None)
+
+    def stale(self, partition: int, key: str, offset: int) -> bool:
+        if key in self._unsettled.get(partition, ()):
+            return True
+        return self._produced is not None and offset < self._produced.get(key, -1)
+
+
 async def topic_partitions(app: faust.App, topic: str) -> list[int]:
     """The topic's partitions as the driver's producer sees them (from broker metadata),
     so records placed by hand land where a keyed send would put them."""
@@ -87,11 +133,13 @@ class BatchChangelogTable(faust.Table):
         # Per partition: with isolated partitions each actor flushes only its own
         # records, so its batch is acked only after *its* changelog is on the broker.
         self._pending: dict[int, list[tuple[str, msgspec.Struct]]] = {}
+        self.fence = RecoveryFence(replays_all=str(self.app.conf.store).startswith("memory:"))
 
     def on_key_set(self, key: Any, value: Any) -> None:
         partition = self.partition_for_key(key)  # the current event's partition
         assert partition is not None
         self._pending.setdefault(partition, []).append((key, value))
+        self.fence.written(partition, key)
         self._maybe_set_key_ttl(key, partition)
         self._sensor_on_set(self, key, value)
 
@@ -117,5 +165,29 @@ class BatchChangelogTable(faust.Table):
             # resent by the next flush (records are upserts, order kept)
             self._pending[partition] = pending + self._pending.get(partition, [])
             raise
+        self.fence.produced(partition, [key for key, _ in pending], sent)
         newest = max(batch.last for batch in sent)  # all in this one partition
         self.data.set_persisted_offset(TP(topic, partition), newest)
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        """Recovery: apply the changelog records, but none older than what this worker
+        holds for the key (:class:`RecoveryFence`)."""
+        fence = self.fence
+        super().apply_changelog_batch(
+            [
+                e
+                for e in batch
+                if not fence.stale(e.message.partition, _text(e.key), e.message.offset)
+            ]
+        )
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        for tp in revoked:  # the next owner's records are the newer ones now
+            self.fence.lost(tp.partition)
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+
+
+def _text(key: Any) -> str:
+    return key.decode() if isinstance(key, bytes) else str(key)
