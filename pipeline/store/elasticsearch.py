@@ -69,7 +69,13 @@ from pipeline.models import (
 from pipeline.store import es_docs as docs
 from pipeline.store import es_rings, es_takedown
 from pipeline.store.base import RingMembership
-from pipeline.store.es_bulk import bulk_write
+from pipeline.store.es_bulk import (
+    Action,
+    bulk_write,
+    delete_action,
+    encode_source,
+    index_action,
+)
 from pipeline.store.es_errors import StoreUnavailable, StoreWriteError, guard
 from pipeline.store.es_mappings import (
     FIXED,
@@ -95,6 +101,9 @@ _LOOKUP_CHUNK = 1_000
 # not thousands of accounts; beyond this the answer would be useless anyway).
 _MAX_LINKED = 10_000
 _MISSING = {"ignore_unavailable": True, "allow_no_indices": True}
+# What the write path's lookups read of their replies (the server trims the rest).
+_HIT_IDS = "hits.hits._id,hits.hits._index"
+_DOC_STATUSES = "docs._id,docs.found,docs._source.status"
 
 
 def _chunks(keys: Sequence[str]) -> Iterator[list[str]]:
@@ -180,7 +189,7 @@ class ElasticsearchStore:
         checkpoints: Sequence[SourceState] = (),
     ) -> None:
         latest = {scored.post.key: scored for scored in posts}  # the last copy of a key wins
-        actions: list[dict[str, Any]] = []
+        actions: list[bytes] = []
         with guard("write_batch"):
             if latest:
                 actions.extend(await self._post_actions(latest))
@@ -196,28 +205,32 @@ class ElasticsearchStore:
             )
 
     @staticmethod
-    def _put(index: str, doc_id: str, source: dict[str, Any] | bytes) -> dict[str, Any]:
-        """An index action; a ``bytes`` source is JSON that ``bulk_write`` sends as is."""
-        return {"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
+    def _put(index: str, doc_id: str, source: dict[str, Any] | bytes) -> bytes:
+        """An index action as the NDJSON lines ``bulk_write`` sends as they are; a
+        ``bytes`` source is the document's JSON already."""
+        if not isinstance(source, bytes):
+            source = encode_source(source)
+        return index_action(index, doc_id, source)
 
-    async def _post_actions(self, latest: dict[str, ScoredPost]) -> list[dict[str, Any]]:
+    async def _post_actions(self, latest: dict[str, ScoredPost]) -> list[bytes]:
         keys = list(latest)
         # Two lookups per batch (per 1,000 keys), not per post, and side by side.
         where, statuses = await asyncio.gather(
             self._post_indices(keys), self._review_statuses(keys)
         )
-        actions: list[dict[str, Any]] = []
+        actions: list[bytes] = []
         for key, scored in latest.items():
             target = month_index(self.prefix, docs.posted_at(scored.post))
             for old in where.get(key, ()):
                 if old != target:  # the post's time moved it to another month
-                    actions.append({"_op_type": "delete", "_index": old, "_id": key})
+                    actions.append(delete_action(old, key))
             doc = docs.post_doc(scored, statuses.get(key, "new"))
-            actions.append(self._put(target, key, docs.encode(doc)))
+            actions.append(index_action(target, key, docs.encode(doc)))
         return actions
 
     async def _post_indices(self, keys: Sequence[str]) -> dict[str, list[str]]:
-        """Post key → the monthly indices that hold a copy of it now."""
+        """Post key → the monthly indices that hold a copy of it now. The reply is trimmed
+        to the hits' ``_index`` / ``_id`` (``{}`` when nothing matched)."""
         found: dict[str, list[str]] = {}
         for chunk in _chunks(keys):
             resp = await self.client.search(
@@ -225,22 +238,29 @@ class ElasticsearchStore:
                 query={"ids": {"values": chunk}},
                 size=len(chunk) * 2,
                 source=False,
+                filter_path=_HIT_IDS,
                 **_MISSING,
             )
-            for hit in resp["hits"]["hits"]:
+            for hit in resp.body.get("hits", {}).get("hits", ()):
                 found.setdefault(hit["_id"], []).append(hit["_index"])
         return found
 
     async def _review_statuses(self, targets: Sequence[str]) -> dict[str, str]:
+        """Review target → status, reading only the status of each review."""
         out: dict[str, str] = {}
         for chunk in _chunks(targets):
-            resp = await self.client.mget(index=self._index("reviews"), ids=chunk)
-            for doc in resp["docs"]:
+            resp = await self.client.mget(
+                index=self._index("reviews"),
+                ids=chunk,
+                source_includes=["status"],
+                filter_path=_DOC_STATUSES,
+            )
+            for doc in resp.body.get("docs", ()):
                 if doc.get("found"):
                     out[doc["_id"]] = doc["_source"]["status"]
         return out
 
-    async def _bulk(self, actions: list[dict[str, Any]]) -> None:
+    async def _bulk(self, actions: Sequence[Action]) -> None:
         await bulk_write(self.client, actions, self.settings)
 
     async def record_rejects(self, rejects: Sequence[Reject]) -> None:

@@ -1,10 +1,13 @@
 """Structs ⇄ Elasticsearch documents: the one place that knows the document shapes.
 
-A post document carries the ``Post`` and ``Verdict`` exactly as written (opaque objects,
-never indexed) for lossless round trips, and beside them flat copies of what is
-searched, filtered, sorted and faceted: the detector's hits as exact fields
-(``categories``, ``features``, ``contacts``), ``flagged``, ``score``, ``platform``,
-``posted_at`` and the review ``status``.
+A post document carries the ``Post`` and ``Verdict`` as written (opaque objects, never
+indexed) for lossless round trips, and beside them flat copies of what is searched,
+filtered, sorted and faceted: the detector's hits as exact fields (``categories``,
+``features``, ``contacts``), ``flagged``, ``score``, ``platform``, ``posted_at`` and the
+review ``status``. The nested ``post`` leaves its ``text`` empty: the flat ``text``
+holds it, and the text is most of a document's bytes (the server parses every byte of
+every document it indexes). :func:`hit_from_source` puts it back, and still reads
+documents written with the text in both places.
 
 Post and account documents are written on every batch, so they are Structs encoded
 straight to JSON bytes (:func:`encode`); the rest are small dicts the client encodes.
@@ -29,6 +32,7 @@ from pipeline.models import (
     SourceState,
     Verdict,
 )
+from pipeline.store.es_bulk import encode_source
 from pipeline.store.es_mappings import dedupe, iso, utc
 from pipeline.store.fts import fold
 from pipeline.store.highlight import highlight
@@ -102,21 +106,21 @@ def post_doc(scored: ScoredPost, status: str) -> PostDoc:
         contacts=sorted({v for c in verdict.contacts if (v := c.canonical or c.value)}),
         status=status,
         detector_version=verdict.detector_version,
-        post=post,
+        post=msgspec.structs.replace(post, text=""),  # the flat ``text`` holds it
         verdict=verdict,
     )
 
 
-_ENCODER = msgspec.json.Encoder()
-
-
 def encode(doc: PostDoc | AccountDoc) -> bytes:
     """A document as the JSON bytes of its ``_source`` (what ``_bulk`` sends as is)."""
-    return _ENCODER.encode(doc)
+    return encode_source(doc)
 
 
 def hit_from_source(source: dict[str, Any], terms: Sequence[str] = ()) -> SearchHit:
-    post = msgspec.convert(source["post"], Post)
+    nested = source["post"]
+    if not nested.get("text"):  # written without the nested copy of the text
+        nested = {**nested, "text": source.get("text") or ""}
+    post = msgspec.convert(nested, Post)
     verdict = msgspec.convert(source["verdict"], Verdict)
     return SearchHit(
         post=post,
@@ -126,8 +130,8 @@ def hit_from_source(source: dict[str, Any], terms: Sequence[str] = ()) -> Search
     )
 
 
-# _source fields a hit needs (the flat copies are for the index only).
-HIT_SOURCE = ["post", "verdict", "status"]
+# _source fields a hit needs (the other flat copies are for the index only).
+HIT_SOURCE = ["post", "verdict", "status", "text"]
 
 
 class AccountDoc(msgspec.Struct, kw_only=True, gc=False):

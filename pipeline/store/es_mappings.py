@@ -28,6 +28,7 @@ text and queries.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -203,8 +204,14 @@ def month_index(prefix: str, when: datetime | None) -> str:
     if when is None:
         return f"{prefix}-posts-undated"
     when = as_utc(when)
-    # Attribute formatting: strftime costs microseconds per post on the write path.
-    return f"{prefix}-posts-{when.year}.{when.month:02d}"
+    return _month_index(prefix, when.year, when.month)
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_index(prefix: str, year: int, month: int) -> str:
+    # Cached: a batch's posts fall in a few months, and formatting the name cost about
+    # a microsecond per post written (strftime several).
+    return f"{prefix}-posts-{year}.{month:02d}"
 
 
 def iso(value: datetime | None) -> str | None:

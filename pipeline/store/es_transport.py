@@ -94,7 +94,16 @@ class FastJsonSerializer(_MsgspecJson, JsonSerializer):
 
 
 class FastNdjsonSerializer(_MsgspecJson, NdjsonSerializer):
-    """The client's NDJSON (``_bulk``) serializer, on msgspec."""
+    """The client's NDJSON (``_bulk``) serializer, on msgspec.
+
+    A body that is already NDJSON bytes (what :mod:`pipeline.store.es_bulk` sends: a
+    whole chunk, newline-terminated) goes out as it is; the stock serializer would copy
+    it twice on its way through a ``bytearray``."""
+
+    def dumps(self, data: Any) -> bytes:
+        if isinstance(data, bytes) and data.endswith(b"\n"):
+            return data
+        return super().dumps(data)  # type: ignore[no-any-return]
 
 
 def fast_serializers() -> dict[str, Any]:

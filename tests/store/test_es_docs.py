@@ -1,9 +1,12 @@
 """Post and account documents encoded by msgspec hold exactly what the dict documents held:
 the same keys, the flat datetimes as ``iso`` wrote them, the nested ``post`` / ``verdict``
-/ ``account`` as ``msgspec.to_builtins`` wrote them, and ``search_text`` = ``fts.fold``."""
+/ ``account`` as ``msgspec.to_builtins`` wrote them (the nested post's text left empty:
+the flat ``text`` holds it), and ``search_text`` = ``fts.fold``. Hits read back both
+these documents and those written with the text in the nested post too."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -87,7 +90,7 @@ def _assert_post_source(source: dict[str, Any], sp: ScoredPost, status: str) -> 
     assert source["features"] == ["contact_hint"]
     assert source["contacts"] == ["12345", "wechat:tb2025"]
     assert source["status"] == status and source["detector_version"] == "t-1"
-    assert source["post"] == msgspec.to_builtins(post)
+    assert source["post"] == {**msgspec.to_builtins(post), "text": ""}
     assert source["verdict"] == msgspec.to_builtins(verdict)
 
 
@@ -110,6 +113,37 @@ def test_post_source_is_what_the_dict_document_held(
     _assert_post_source(source, sp, "confirmed")
     hit = es_docs.hit_from_source(source)
     assert hit.post == sp.post and hit.verdict == sp.verdict and hit.status == "confirmed"
+    # Only what a search asks for (HIT_SOURCE) is enough to rebuild the hit.
+    trimmed = {k: v for k, v in source.items() if k in es_docs.HIT_SOURCE}
+    assert es_docs.hit_from_source(trimmed).post == sp.post
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS)
+def test_documents_with_the_text_in_the_nested_post_still_read(text: str) -> None:
+    """Documents written before the nested copy dropped its text: the nested text wins."""
+    sp = _post(text, datetime(2025, 3, 1, tzinfo=UTC), None)
+    source = _decoded(es_docs.post_doc(sp, "new"))
+    source["post"] = msgspec.to_builtins(sp.post)
+    source["text"] = "the flat copy, not read" if text else ""
+    hit = es_docs.hit_from_source(source, ["全额"])
+    assert hit.post == sp.post
+    assert [t for t, mark in hit.highlight if mark == "q"] == (["全额"] if "全额" in text else [])
+
+
+def test_a_post_document_holds_its_text_once_besides_search_text() -> None:
+    text = "全额退保，加微信 tb2025 详聊" * 20
+    encoded = es_docs.encode(es_docs.post_doc(scored("p1", text), "new"))
+    assert encoded.count(text.encode()) == 1
+
+
+def test_a_lone_surrogate_is_written_as_the_stdlib_serializer_wrote_it() -> None:
+    """msgspec refuses lone surrogates (possible in text decoded by the stdlib); the
+    document then takes the client serializer's stdlib path instead of failing."""
+    sp = _post("a\udc80b 全额退保", datetime(2025, 3, 1, tzinfo=UTC), None)
+    encoded = es_docs.encode(es_docs.post_doc(sp, "new"))
+    assert b"a\xed\xb2\x80b" in encoded  # surrogatepass, as JsonSerializer.dumps
+    source = json.loads(encoded.decode("utf-8", "surrogatepass"))
+    assert source["text"] == sp.post.text and source["post"]["text"] == ""
 
 
 def test_post_source_literal() -> None:
@@ -124,7 +158,7 @@ def test_post_source_literal() -> None:
         '"posted_at":"2025-03-01T04:00:00Z","flagged":true,"score":0.9,'
         '"categories":["surrender"],"features":[],"contacts":[],"status":"new",'
         '"detector_version":"test-1","post":{"platform":"weibo","post_id":"p9",'
-        '"text":"全额退保","source":"weibo-test","author_id":"u1","author_name":"name-u1",'
+        '"text":"","source":"weibo-test","author_id":"u1","author_name":"name-u1",'
         '"url":"https://weibo.example/p9","created_at":"2025-03-01T12:00:00+08:00",'
         '"collected_at":"2025-03-31T00:00:00Z"},"verdict":{"flagged":true,"score":0.9,'
         '"categories":["surrender"],"reasons":["test reason for p9"],'
@@ -142,7 +176,8 @@ def test_post_without_author_and_empty_verdict() -> None:
     assert source["categories"] == source["features"] == source["contacts"] == []
     assert source["score"] == 0.0 and isinstance(source["score"], float)
     assert source["search_text"] == "x"
-    assert source["post"] == {"platform": "zhihu", "post_id": "z", "text": "ｘ"}
+    assert source["post"] == {"platform": "zhihu", "post_id": "z", "text": ""}
+    assert es_docs.hit_from_source(source).post == post
     assert source["verdict"] == {"flagged": False, "score": 0}
 
 
