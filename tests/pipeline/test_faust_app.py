@@ -58,11 +58,6 @@ class FlakyStore:
         self.batches.append((list(posts), list(accounts)))
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector()
-
-
 class RecordingChannel:
     name = "email"
 

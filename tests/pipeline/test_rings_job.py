@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
-import pytest
 
 from collectors.files import FilesSourceSettings
 from detectors import Detector
@@ -27,7 +26,6 @@ from pipeline.rings.schedule import JOB_ID, run_scheduled_rings
 from pipeline.runner import Runner
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store.base import Store
-from pipeline.store.sqlite import SqliteStore
 
 SCAMMER = "专业代理全额退保，不成功不收费，加威信 tuibao_8866 私聊"
 SCAMMER_2 = "停息挂账找我们，前期0费用，加V：tuibao-8866"
@@ -47,19 +45,6 @@ WARNING_QUOTE = (
     "警惕！有人发“专业代理全额退保，不成功不收费，加威信私聊”，这是骗局，请通过官方渠道投诉"
 )
 SAMPLE_FEED = Path(__file__).resolve().parents[2] / "collectors" / "samples" / "feed.jsonl"
-
-
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector()
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    opened = SqliteStore(tmp_path / "radar.sqlite3")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def post(author: str, text: str, *, n: int = 1, bio: str | None = None) -> Post:

@@ -2,8 +2,6 @@ import asyncio
 import json
 from pathlib import Path
 
-import pytest
-
 from collectors.files import FilesSourceSettings
 from detectors import Detector
 from pipeline.config import load_settings
@@ -30,14 +28,6 @@ def make_settings(tmp_path: Path, **stream):
     for key, value in stream.items():
         setattr(settings.stream, key, value)
     return settings
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "radar.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def run_once(settings, store, sources) -> Runner:

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
-import pytest
 from test_rings_job import PLAIN, SAME_AD, SCAMMER, _settings, ingest, post
 
 from collectors.files import FilesSourceSettings
-from detectors import Detector
 from detectors.accounts import TEMPLATE_REASON, AccountPolicy, with_template_bonus
 from pipeline.models import AccountFact, AccountRisk
 from pipeline.rings.facts import store_sink, template_facts
@@ -28,19 +25,6 @@ from pipeline.store.sqlite import SqliteStore
 from tests.pipeline.copied_ads import feed_with_copied_ads, scanned_accounts
 
 POLICY = AccountPolicy()
-
-
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector()
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    opened = SqliteStore(tmp_path / "radar.sqlite3")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 async def account(store: SqliteStore, account_id: str) -> AccountRisk:
