@@ -37,8 +37,6 @@ from pipeline.store.base import Store
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 
-    from pipeline.alerts.service import AlertService
-
 FactSink = Callable[[Sequence[AccountFact]], Awaitable[None]]
 
 _CHUNK = 1_000  # accounts read and written per store round trip
@@ -54,8 +52,10 @@ def template_facts(
     return [AccountFact(key, key in sharing) for key in sorted(changed)]
 
 
-def store_sink(store: Store, alerts: AlertService | None = None) -> FactSink:
-    """Apply facts to the stored accounts directly (see the module doc for when)."""
+def store_sink(store: Store) -> FactSink:
+    """Apply facts to the stored accounts directly (see the module doc for when). No
+    alert rules run here: the runs that use it are one-off commands, with no alert
+    sender; the scheduled runs go through a fold, which records alerts as for posts."""
 
     async def send(facts: Sequence[AccountFact]) -> None:
         for start in range(0, len(facts), _CHUNK):
@@ -65,8 +65,6 @@ def store_sink(store: Store, alerts: AlertService | None = None) -> FactSink:
             if not changed:
                 continue
             await store.write_batch([], changed)
-            if alerts is not None:
-                await alerts.after_write(states, changed, [])
 
     return send
 
