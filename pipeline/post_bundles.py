@@ -23,10 +23,12 @@ so that the worker folding an account applies them in order.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from aiokafka.partitioner import murmur2
@@ -112,6 +114,19 @@ def bundle_records(
     """The records that carry ``posts`` on ``radar.posts.raw`` (see :func:`bundle`)."""
     items = ((post_key_of(p).encode(), _ENCODER.encode(p)) for p in posts)
     return bundle(items, partitions, max_posts, max_bytes)
+
+
+async def send_records(
+    producer: Any, topic: str, records: Sequence[tuple[bytes, bytes, int]]
+) -> None:
+    """Send ``(key, value, partition)`` records with an aiokafka producer and wait until
+    the brokers have every one (raises if any send failed): how ``radar collect``'s posts
+    and the ring job's facts reach ``radar.posts.raw``."""
+    futures = [
+        await producer.send(topic, value, key=key, partition=partition)
+        for key, value, partition in records
+    ]
+    await asyncio.gather(*futures)
 
 
 _FACTS_PREFIX, _FACTS_SUFFIX = b'{"account_facts":', b"}"

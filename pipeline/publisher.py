@@ -25,7 +25,12 @@ from collectors.scheduler import build_scheduler
 from pipeline.config import Settings
 from pipeline.kafka_settings import POSTS_TOPIC, KafkaSettings
 from pipeline.models import Post, SourceState
-from pipeline.post_bundles import DEFAULT_BUNDLE_BYTES, DEFAULT_BUNDLE_POSTS, bundle_records
+from pipeline.post_bundles import (
+    DEFAULT_BUNDLE_BYTES,
+    DEFAULT_BUNDLE_POSTS,
+    bundle_records,
+    send_records,
+)
 from pipeline.rings.facts import kafka_sink
 from pipeline.rings.schedule import add_rings_job
 from pipeline.stages import Deduper
@@ -60,11 +65,7 @@ async def publish_posts(
         return
     partitions = await producer.partitions_for(POSTS_TOPIC)
     records = bundle_records(posts, list(partitions), bundle_posts, bundle_max_bytes)
-    futures = [
-        await producer.send(POSTS_TOPIC, value, key=key, partition=partition)
-        for key, value, partition in records
-    ]
-    await asyncio.gather(*futures)
+    await send_records(producer, POSTS_TOPIC, records)
 
 
 class Publisher:

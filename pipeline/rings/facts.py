@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.kafka_settings import POSTS_TOPIC, KafkaSettings
 from pipeline.models import AccountFact
-from pipeline.post_bundles import fact_records
+from pipeline.post_bundles import fact_records, send_records
 from pipeline.stages import fold_accounts
 from pipeline.store.base import Store
 
@@ -79,11 +79,6 @@ def kafka_sink(producer: AIOKafkaProducer, kafka: KafkaSettings) -> FactSink:
             return
         partitions = sorted(await producer.partitions_for(POSTS_TOPIC))
         records = fact_records(facts, partitions, kafka.bundle_max_bytes)
-        futures = [
-            await producer.send(POSTS_TOPIC, value, key=key, partition=partition)
-            for key, value, partition in records
-        ]
-        for future in futures:
-            await future
+        await send_records(producer, POSTS_TOPIC, records)
 
     return send
