@@ -42,13 +42,11 @@ FactSink = Callable[[Sequence[AccountFact]], Awaitable[None]]
 _CHUNK = 1_000  # accounts read and written per store round trip
 
 
-def template_facts(
-    stored: Collection[str], sharing: Collection[str], read: Collection[str]
-) -> list[AccountFact]:
-    """The facts to send: every account read whose stored ``shares_template``
-    (``stored``: the keys stored as sharing) differs from this run's (``sharing``), in
+def template_facts(stored: Collection[str], sharing: Collection[str]) -> list[AccountFact]:
+    """The facts to send: every account whose stored ``shares_template`` (``stored``: the
+    accounts read that are stored as sharing) differs from this run's (``sharing``), in
     key order."""
-    changed = (set(stored) ^ set(sharing)) & set(read)
+    changed = set(stored) ^ set(sharing)
     return [AccountFact(key, key in sharing) for key in sorted(changed)]
 
 

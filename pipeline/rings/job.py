@@ -199,7 +199,7 @@ async def find_live_rings(
     memberships, peers = await asyncio.to_thread(assign, inputs, policy)
     at = now or datetime.now(UTC)
     await store.save_rings(memberships, at=at, template_peers=peers)
-    changed = template_facts(inputs.sharing, peers, inputs.contacts)
+    changed = template_facts(inputs.sharing, peers)
     if facts is not None and changed:
         await facts(changed)
     run = RingRun(

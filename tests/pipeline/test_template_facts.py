@@ -77,8 +77,8 @@ def test_eligibility_counts_the_bonus_once() -> None:
 
 
 def test_facts_name_only_the_accounts_whose_answer_changed() -> None:
-    stored, sharing, read = {"weibo:a", "weibo:b"}, {"weibo:b", "weibo:c"}, {"a", "weibo:a"}
-    assert template_facts(stored, sharing, {*read, "weibo:b", "weibo:c"}) == [
+    stored, sharing = {"weibo:a", "weibo:b"}, {"weibo:b", "weibo:c"}
+    assert template_facts(stored, sharing) == [
         AccountFact("weibo:a", False),
         AccountFact("weibo:c", True),
     ]
