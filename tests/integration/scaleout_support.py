@@ -118,6 +118,21 @@ async def produce_raw(bootstrap: str, value: bytes, key: bytes) -> None:
         await producer.stop()
 
 
+def radar_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``radar ARGS --config CONFIG`` as an operator runs it (its own process, no
+    ``RADAR_*`` from the test's environment), output captured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+
+
 def start_osmem() -> OsmemServer:
     """A writable (unfrozen) osmem base of our own: the tests pause its process."""
     return OsmemServer.start(freeze=False)

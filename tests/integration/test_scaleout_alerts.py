@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,13 +18,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 from scaleout_support import (
-    ROOT,
     Tansu,
     Worker,
     create_topic,
     generate_posts,
     produce,
     produce_raw,
+    radar_cli,
     start_osmem,
     write_config,
 )
@@ -63,19 +60,6 @@ name = "high_risk"
 min_score = {MIN_SCORE}
 recipients = ["{RECIPIENT}"]
 """
-
-
-def _radar(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
 
 
 async def _alerts_topic(bootstrap: str) -> list[str]:
@@ -137,8 +121,8 @@ async def test_workers_alert_once_per_account_and_takedown_reads_their_store(
         await probe.set_review(
             Review(target=account_review_target(confirmed), status=ReviewStatus.CONFIRMED)
         )
-        listed = _radar(config, "alerts", "--json", "--limit", "1000")
-        takedown = _radar(config, "takedown", "--out", str(tmp_path / "lists"))
+        listed = radar_cli(config, "alerts", "--json", "--limit", "1000")
+        takedown = radar_cli(config, "takedown", "--out", str(tmp_path / "lists"))
         reported = await probe.reported_accounts()
         stats = await probe.stats()
     finally:

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from scaleout_support import ROOT, Tansu, Worker, create_topic, produce, start_osmem, write_config
+from scaleout_support import (
+    Tansu,
+    Worker,
+    create_topic,
+    produce,
+    radar_cli,
+    start_osmem,
+    write_config,
+)
 
 from collectors.records import post_from_record
 from detectors import Detector
@@ -29,19 +34,6 @@ from pipeline.store.es_settings import ElasticsearchSettings
 from tests.pipeline.copied_ads import feed_with_copied_ads, scanned_accounts
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-
-def _rings(config: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "rings", "--json", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
 
 
 async def test_ring_job_facts_reach_the_worker_and_scores_match_the_scan(tmp_path: Path) -> None:
@@ -67,7 +59,7 @@ async def test_ring_job_facts_reach_the_worker_and_scores_match_the_scan(tmp_pat
         await _until(lambda: _indexed(probe, len(posts)), worker, "posts indexed")
         before = await probe.get_accounts(list(scanned))
 
-        rings = _rings(config)
+        rings = radar_cli(config, "rings", "--json")
         assert rings.returncode == 0, rings.stderr
         report = json.loads(rings.stdout)
         assert report["template_facts_sent"] == 9  # three ads, by an author and two copiers
@@ -75,7 +67,7 @@ async def test_ring_job_facts_reach_the_worker_and_scores_match_the_scan(tmp_pat
         sharing = [k for k in scanned if "广告模板" in " ".join(scanned[k]["reasons"])]
         await _until(lambda: _all_share(probe, sharing), worker, "facts folded")
         after = await probe.get_accounts(list(scanned))
-        again = _rings(config)
+        again = radar_cli(config, "rings", "--json")
     finally:
         worker.stop()
         await probe.close()
