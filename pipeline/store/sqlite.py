@@ -225,9 +225,7 @@ class SqliteStore:
                 upsert_posts(con, posts)
             if accounts:
                 upsert_accounts(con, accounts)
-            con.executemany(
-                rows.UPSERT_CHECKPOINT, [rows.checkpoint_params(s) for s in checkpoints]
-            )
+            rows.UPSERT_CHECKPOINTS.run(con, [rows.checkpoint_params(s) for s in checkpoints])
 
     async def record_rejects(self, rejects: Sequence[Reject]) -> None:
         params = [

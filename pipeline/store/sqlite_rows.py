@@ -27,6 +27,7 @@ from pipeline.models import (
 )
 from pipeline.store.highlight import highlight
 from pipeline.store.rings import unsaved, with_ring
+from pipeline.store.sqlite_sets import RowsInsert
 
 _encode = msgspec.json.Encoder().encode
 _str_list = msgspec.json.Decoder(list[str])
@@ -64,20 +65,20 @@ def now_text() -> str:
     return to_text(datetime.now(UTC)) or ""
 
 
-UPSERT_POST = """
-INSERT INTO posts (key, platform, post_id, account_key, author_id, author_name, author_bio,
-                   url, text, created_at, created_raw, collected_at, source, truncated,
-                   flagged, score, counts)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) DO UPDATE SET
+UPSERT_POSTS = RowsInsert(
+    """INSERT INTO posts (key, platform, post_id, account_key, author_id, author_name,
+    author_bio, url, text, created_at, created_raw, collected_at, source, truncated,
+    flagged, score, counts)""",
+    17,
+    """ON CONFLICT (key) DO UPDATE SET
     platform = excluded.platform, post_id = excluded.post_id,
     account_key = excluded.account_key, author_id = excluded.author_id,
     author_name = excluded.author_name, author_bio = excluded.author_bio,
     url = excluded.url, text = excluded.text, created_at = excluded.created_at,
     created_raw = excluded.created_raw, collected_at = excluded.collected_at,
     source = excluded.source, truncated = excluded.truncated, counts = excluded.counts,
-    flagged = excluded.flagged, score = excluded.score
-"""
+    flagged = excluded.flagged, score = excluded.score""",
+)
 
 
 def post_params(scored: ScoredPost) -> tuple[object, ...]:
@@ -103,15 +104,15 @@ def post_params(scored: ScoredPost) -> tuple[object, ...]:
     )
 
 
-UPSERT_VERDICT = """
-INSERT INTO verdicts (post_key, flagged, score, categories, evidence, contacts, reasons,
-                      detector_version)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (post_key) DO UPDATE SET
+UPSERT_VERDICTS = RowsInsert(
+    """INSERT INTO verdicts (post_key, flagged, score, categories, evidence, contacts,
+    reasons, detector_version)""",
+    8,
+    """ON CONFLICT (post_key) DO UPDATE SET
     flagged = excluded.flagged, score = excluded.score, categories = excluded.categories,
     evidence = excluded.evidence, contacts = excluded.contacts, reasons = excluded.reasons,
-    detector_version = excluded.detector_version
-"""
+    detector_version = excluded.detector_version""",
+)
 
 
 def verdict_params(key: str, verdict: Verdict) -> tuple[object, ...]:
@@ -134,14 +135,14 @@ def contact_rows(scored: ScoredPost) -> list[tuple[str, str, str]]:
     return [(c, scored.post.key, account) for c in sorted(canon) if c]
 
 
-UPSERT_ACCOUNT = """
-INSERT INTO accounts (key, platform, account_id, score, flagged, ring, last_seen, data)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) DO UPDATE SET
+UPSERT_ACCOUNTS = RowsInsert(
+    "INSERT INTO accounts (key, platform, account_id, score, flagged, ring, last_seen, data)",
+    8,
+    """ON CONFLICT (key) DO UPDATE SET
     platform = excluded.platform, account_id = excluded.account_id, score = excluded.score,
     flagged = excluded.flagged, ring = excluded.ring, last_seen = excluded.last_seen,
-    data = excluded.data
-"""
+    data = excluded.data""",
+)
 
 
 def account_params(account: AccountRisk) -> tuple[object, ...]:
@@ -183,10 +184,11 @@ def decode_account(
     )
 
 
-UPSERT_CHECKPOINT = """
-INSERT INTO checkpoints (source, state, updated_at) VALUES (?, ?, ?)
-ON CONFLICT (source) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
-"""
+UPSERT_CHECKPOINTS = RowsInsert(
+    "INSERT INTO checkpoints (source, state, updated_at)",
+    3,
+    "ON CONFLICT (source) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+)
 
 
 def checkpoint_params(state: SourceState) -> tuple[object, ...]:

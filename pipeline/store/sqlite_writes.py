@@ -8,21 +8,62 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+import msgspec
+
 from pipeline.models import AccountRisk, ScoredPost
 from pipeline.store import fts
 from pipeline.store import sqlite_rows as rows
+from pipeline.store.sqlite_sets import RowsDelete, RowsInsert
 
 _FTS_VERSION_KEY = "fts_tokenizer"
+
+
+_stored = msgspec.json.Decoder(list[tuple[str, int, str]]).decode
+_ids = msgspec.json.Decoder(dict[str, int]).decode
+_FTS_DELETE = RowsInsert("INSERT INTO posts_fts (posts_fts, rowid, body)", 3)
+_FTS_INSERT = RowsInsert("INSERT INTO posts_fts (rowid, body)", 2)
+_CATEGORIES = RowsInsert("INSERT OR IGNORE INTO post_categories (post, category)", 2)
+_CONTACTS = RowsInsert("INSERT OR IGNORE INTO contacts (canonical, post_key, account_key)", 3)
+_DELETE_CATEGORIES = RowsDelete("post_categories", "post")
+_DELETE_POST_CONTACTS = RowsDelete("contacts", "post_key")
+_DELETE_ACCOUNT_CONTACTS = RowsDelete("contacts", "account_key", "post_key = ''")
+
+
+def _stored_posts(con: sqlite3.Connection, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """``key → (id, text)`` of the stored posts among ``keys``, fetched as ONE row (a JSON
+    array): every row fetched is a ``sqlite3_step``, and every step a GIL hand-over on
+    the writer thread (:mod:`pipeline.store.sqlite_sets`); a replayed batch would
+    otherwise fetch one row per post."""
+    if not keys:
+        return {}
+    (found,) = con.execute(
+        "SELECT json_group_array(json_array(key, id, text)) FROM posts"
+        " WHERE key IN (SELECT value FROM json_each(?))",
+        (rows.json_list(keys),),
+    ).fetchone()
+    return {key: (row_id, text) for key, row_id, text in _stored(found)}
+
+
+def _post_ids(con: sqlite3.Connection, keys: Sequence[str]) -> dict[str, int]:
+    """``key → id`` of the stored posts among ``keys``, as one row (see above)."""
+    if not keys:
+        return {}
+    (found,) = con.execute(
+        "SELECT json_group_object(key, id) FROM posts"
+        " WHERE key IN (SELECT value FROM json_each(?))",
+        (rows.json_list(keys),),
+    ).fetchone()
+    return _ids(found)
 
 
 def upsert_posts(con: sqlite3.Connection, batch: Sequence[ScoredPost]) -> None:
     """Upsert posts with their verdicts, categories, contacts and FTS rows, set-wise.
 
-    One ``executemany`` per table for the whole batch rather than several statements per
-    post: the writer runs on its own thread, and every statement hands the GIL back and
-    forth with the detector, so statement count (not SQLite's own work) set the pace.
-    Measured by bench/ingest.py on 100k posts: write_batch alone 4.7k → 6.3k posts/s, the
-    whole pipeline 1.35k → 1.8k posts/s, going from per-post statements to these.
+    A few statements per table for the whole batch (:mod:`pipeline.store.sqlite_sets`):
+    the writer shares the GIL with the detector, so the number of times it hands the
+    GIL over, not SQLite's own work, sets the pace. Per-post statements → one
+    ``executemany`` per table took bench/ingest.py's ``write_batch`` from 4.7k to 6.3k
+    posts/s; multi-row statements are the next step of the same idea.
 
     The FTS table is contentless, so replacing a row means deleting exactly the tokens it
     was indexed with: those of the old text, re-tokenised. Unchanged text (the common
@@ -30,60 +71,29 @@ def upsert_posts(con: sqlite3.Connection, batch: Sequence[ScoredPost]) -> None:
     """
     latest = {scored.post.key: scored for scored in batch}  # the last copy of a key wins
     keys = list(latest)
-    old = {
-        row["key"]: (row["id"], row["text"])
-        for row in con.execute(
-            "SELECT key, id, text FROM posts WHERE key IN (SELECT value FROM json_each(?))",
-            (rows.json_list(keys),),
-        )
-    }
-    con.executemany(rows.UPSERT_POST, [rows.post_params(s) for s in latest.values()])
-    new_keys = [key for key in keys if key not in old]
+    old = _stored_posts(con, keys)
+    rows.UPSERT_POSTS.run(con, [rows.post_params(s) for s in latest.values()])
     ids = {key: row_id for key, (row_id, _) in old.items()}
-    if new_keys:
-        ids.update(
-            con.execute(
-                "SELECT key, id FROM posts WHERE key IN (SELECT value FROM json_each(?))",
-                (rows.json_list(new_keys),),
-            ).fetchall()
-        )
+    ids.update(_post_ids(con, [key for key in keys if key not in old]))
     changed = [key for key in keys if key not in old or old[key][1] != latest[key].post.text]
-    con.executemany(
-        "INSERT INTO posts_fts (posts_fts, rowid, body) VALUES ('delete', ?, ?)",
-        [(old[k][0], fts.index_text(old[k][1])) for k in changed if k in old],
+    _FTS_DELETE.run(
+        con, [("delete", old[k][0], fts.index_text(old[k][1])) for k in changed if k in old]
     )
-    con.executemany(
-        "INSERT INTO posts_fts (rowid, body) VALUES (?, ?)",
-        [(ids[k], fts.index_text(latest[k].post.text)) for k in changed],
-    )
-    con.executemany(
-        rows.UPSERT_VERDICT, [rows.verdict_params(k, s.verdict) for k, s in latest.items()]
-    )
+    _FTS_INSERT.run(con, [(ids[k], fts.index_text(latest[k].post.text)) for k in changed])
+    rows.UPSERT_VERDICTS.run(con, [rows.verdict_params(k, s.verdict) for k, s in latest.items()])
     replaced = [key for key in keys if key in old]  # a new post has no child rows yet
-    con.executemany("DELETE FROM post_categories WHERE post = ?", [(ids[k],) for k in replaced])
-    con.executemany("DELETE FROM contacts WHERE post_key = ?", [(k,) for k in replaced])
-    con.executemany(
-        "INSERT OR IGNORE INTO post_categories (post, category) VALUES (?, ?)",
-        [(ids[k], c) for k, s in latest.items() for c in s.verdict.categories],
-    )
-    con.executemany(
-        "INSERT OR IGNORE INTO contacts (canonical, post_key, account_key) VALUES (?, ?, ?)",
-        [row for s in latest.values() for row in rows.contact_rows(s)],
-    )
+    _DELETE_CATEGORIES.run(con, [ids[k] for k in replaced])
+    _DELETE_POST_CONTACTS.run(con, replaced)
+    _CATEGORIES.run(con, [(ids[k], c) for k, s in latest.items() for c in s.verdict.categories])
+    _CONTACTS.run(con, [row for s in latest.values() for row in rows.contact_rows(s)])
 
 
 def upsert_accounts(con: sqlite3.Connection, accounts: Sequence[AccountRisk]) -> None:
     """Upsert account risks and replace their account-level contacts (e.g. from a bio),
     kept apart from post contacts by an empty ``post_key``."""
-    con.executemany(rows.UPSERT_ACCOUNT, [rows.account_params(a) for a in accounts])
-    con.executemany(
-        "DELETE FROM contacts WHERE post_key = '' AND account_key = ?",
-        [(a.key,) for a in accounts],
-    )
-    con.executemany(
-        "INSERT OR IGNORE INTO contacts (canonical, post_key, account_key) VALUES (?, '', ?)",
-        [(c, a.key) for a in accounts for c in sorted(set(a.contacts)) if c],
-    )
+    rows.UPSERT_ACCOUNTS.run(con, [rows.account_params(a) for a in accounts])
+    _DELETE_ACCOUNT_CONTACTS.run(con, [a.key for a in accounts])
+    _CONTACTS.run(con, [(c, "", a.key) for a in accounts for c in sorted(set(a.contacts)) if c])
 
 
 def _fts_version(con: sqlite3.Connection) -> str | None:
