@@ -4,6 +4,7 @@ in a number of statements that does not grow with the batch."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from store_factories import scored
 
-from pipeline.store import sqlite_sets
+from pipeline.store import sqlite_rows, sqlite_sets
 from pipeline.store.sqlite import SqliteStore
 from pipeline.store.sqlite_sets import CHUNK_SIZES, RowsDelete, RowsInsert, chunks
 
@@ -99,7 +100,7 @@ async def test_a_batch_takes_a_bounded_number_of_statements(tmp_path: Path) -> N
 
 
 def test_every_statement_stays_within_sqlites_parameter_limit() -> None:
-    from pipeline.store import sqlite_rows, sqlite_writes
+    from pipeline.store import sqlite_writes
 
     inserts = [v for m in (sqlite_rows, sqlite_writes) for v in vars(m).values()]
     widths = [i.width for i in inserts if isinstance(i, RowsInsert)]
@@ -125,3 +126,17 @@ async def test_a_replayed_batch_with_odd_text_reads_back_whole(tmp_path: Path) -
     assert con.execute(
         "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH '征信'"
     ).fetchone() == (1,)
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 1),
+        timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=8))]),
+    )
+)
+def test_stored_times_are_fixed_width_utc_whatever_the_zone(value: datetime) -> None:
+    """The UTC fast path and the general one write the same text; a naive time is UTC."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = sqlite_rows.to_text(value)
+    assert text is not None and len(text) == len("2025-03-14T08:00:00.000000Z")
+    assert datetime.fromisoformat(text) == aware
