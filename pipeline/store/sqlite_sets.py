@@ -36,7 +36,24 @@ def chunks(count: int) -> Iterator[tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class RowsInsert:
+class _Chunked:
+    """A statement for ``count`` rows or values, built once per count: the sqlite3 cache
+    keys on the SQL text, and :func:`chunks` keeps the counts to a few."""
+
+    _sql: dict[int, str] = field(default_factory=dict, compare=False, repr=False, kw_only=True)
+
+    def statement(self, count: int) -> str:
+        sql = self._sql.get(count)
+        if sql is None:
+            sql = self._sql[count] = self._build(count)
+        return sql
+
+    def _build(self, count: int) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class RowsInsert(_Chunked):
     """``INSERT [OR …] INTO table (columns) VALUES … [ON CONFLICT …]`` for many rows.
 
     ``into`` is the statement's head up to and including its column list, ``width`` the
@@ -46,14 +63,10 @@ class RowsInsert:
     into: str
     width: int
     tail: str = ""
-    _sql: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
-    def statement(self, rows: int) -> str:
-        sql = self._sql.get(rows)
-        if sql is None:
-            row = "(" + ", ".join("?" * self.width) + ")"
-            sql = self._sql[rows] = f"{self.into} VALUES {', '.join([row] * rows)} {self.tail}"
-        return sql
+    def _build(self, count: int) -> str:
+        row = "(" + ", ".join("?" * self.width) + ")"
+        return f"{self.into} VALUES {', '.join([row] * count)} {self.tail}"
 
     def run(self, con: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
         for start, size in chunks(len(rows)):
@@ -62,24 +75,18 @@ class RowsInsert:
 
 
 @dataclass(frozen=True)
-class RowsDelete:
+class RowsDelete(_Chunked):
     """``DELETE FROM table WHERE [condition AND] column IN (…)`` for many values (table,
     column and condition are constants of this package)."""
 
     table: str
     column: str
     condition: str = ""
-    _sql: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
-    def statement(self, values: int) -> str:
-        sql = self._sql.get(values)
-        if sql is None:
-            where = f"{self.condition} AND " if self.condition else ""
-            marks = ", ".join("?" * values)
-            sql = self._sql[values] = (
-                f"DELETE FROM {self.table} WHERE {where}{self.column} IN ({marks})"  # noqa: S608
-            )
-        return sql
+    def _build(self, count: int) -> str:
+        where = f"{self.condition} AND " if self.condition else ""
+        marks = ", ".join("?" * count)
+        return f"DELETE FROM {self.table} WHERE {where}{self.column} IN ({marks})"  # noqa: S608
 
     def run(self, con: sqlite3.Connection, values: Sequence[object]) -> None:
         for start, size in chunks(len(values)):

@@ -29,31 +29,25 @@ _DELETE_POST_CONTACTS = RowsDelete("contacts", "post_key")
 _DELETE_ACCOUNT_CONTACTS = RowsDelete("contacts", "account_key", "post_key = ''")
 
 
+def _one_row(con: sqlite3.Connection, aggregate: str, keys: Sequence[str]) -> str:
+    """``aggregate`` (a JSON aggregate, a constant here) over the stored posts among
+    ``keys``, fetched as ONE row: every row fetched is a ``sqlite3_step``, and every step
+    a GIL hand-over on the writer thread (:mod:`pipeline.store.sqlite_sets`); a replayed
+    batch would otherwise fetch one row per post."""
+    sql = f"SELECT {aggregate} FROM posts WHERE key IN (SELECT value FROM json_each(?))"  # noqa: S608
+    (found,) = con.execute(sql, (rows.json_list(keys),)).fetchone()
+    return str(found)
+
+
 def _stored_posts(con: sqlite3.Connection, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
-    """``key → (id, text)`` of the stored posts among ``keys``, fetched as ONE row (a JSON
-    array): every row fetched is a ``sqlite3_step``, and every step a GIL hand-over on
-    the writer thread (:mod:`pipeline.store.sqlite_sets`); a replayed batch would
-    otherwise fetch one row per post."""
-    if not keys:
-        return {}
-    (found,) = con.execute(
-        "SELECT json_group_array(json_array(key, id, text)) FROM posts"
-        " WHERE key IN (SELECT value FROM json_each(?))",
-        (rows.json_list(keys),),
-    ).fetchone()
+    """``key → (id, text)`` of the stored posts among ``keys``."""
+    found = _one_row(con, "json_group_array(json_array(key, id, text))", keys) if keys else "[]"
     return {key: (row_id, text) for key, row_id, text in _stored(found)}
 
 
 def _post_ids(con: sqlite3.Connection, keys: Sequence[str]) -> dict[str, int]:
-    """``key → id`` of the stored posts among ``keys``, as one row (see above)."""
-    if not keys:
-        return {}
-    (found,) = con.execute(
-        "SELECT json_group_object(key, id) FROM posts"
-        " WHERE key IN (SELECT value FROM json_each(?))",
-        (rows.json_list(keys),),
-    ).fetchone()
-    return _ids(found)
+    """``key → id`` of the stored posts among ``keys``."""
+    return _ids(_one_row(con, "json_group_object(key, id)", keys)) if keys else {}
 
 
 def upsert_posts(con: sqlite3.Connection, batch: Sequence[ScoredPost]) -> None:
