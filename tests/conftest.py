@@ -1,6 +1,12 @@
+"""Fixtures every test directory may use; a directory's own conftest overrides them
+(tests/store and tests/takedown run ``store`` over both stores, tests/dashboards a fake)."""
+
 import socket
+from pathlib import Path
 
 import pytest
+
+from pipeline.store.sqlite import SqliteStore
 
 
 def _free_port() -> int:
@@ -12,3 +18,12 @@ def _free_port() -> int:
 @pytest.fixture
 def free_port() -> int:
     return _free_port()
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    """An open SQLite store in the test's own directory."""
+    opened = SqliteStore(tmp_path / "radar.sqlite3")
+    await opened.open()
+    yield opened
+    await opened.close()

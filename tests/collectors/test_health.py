@@ -5,8 +5,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from collectors.base import Page
 from collectors.health import MAX_COOLDOWN_SECONDS, SourceHealth, cooldown_for
 from collectors.http import RiskControlError, ShapeError
@@ -15,7 +13,6 @@ from pipeline.config import load_settings
 from pipeline.models import Post, Verdict
 from pipeline.runner import Runner
 from pipeline.store.health_log import MemoryHealthLog, SqliteHealthLog
-from pipeline.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -98,14 +95,6 @@ class QuietDetector:
 
     def detect_many(self, items):
         return [Verdict(flagged=False, score=0.0) for _ in items]
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "radar.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 def make_runner(tmp_path: Path, store, script: list, **kw) -> tuple[Runner, Scripted]:

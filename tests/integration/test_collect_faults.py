@@ -5,7 +5,6 @@ import asyncio
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -15,7 +14,6 @@ from collectors.jsonapi import JsonApiSourceSettings
 from detectors import Detector
 from pipeline.config import load_settings
 from pipeline.runner import Runner
-from pipeline.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
 
@@ -67,14 +65,6 @@ def source(url: str, **overrides) -> JsonApiSourceSettings:
         **overrides,
     }
     return msgspec.convert(raw, JsonApiSourceSettings)
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "radar.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture(scope="module")

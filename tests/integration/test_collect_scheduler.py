@@ -4,7 +4,6 @@ of logs, errors, the status API and the stored rejects."""
 import asyncio
 import logging
 import socket
-from pathlib import Path
 
 import httpx
 import msgspec
@@ -17,7 +16,6 @@ from dashboards.app import create_app
 from detectors import Detector
 from pipeline.config import load_settings
 from pipeline.runner import Runner
-from pipeline.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +45,6 @@ def vendor(base: str, name: str, **overrides) -> JsonApiSourceSettings:
         **overrides,
     }
     return msgspec.convert(raw, JsonApiSourceSettings)
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "radar.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def test_the_scheduler_keeps_healthy_sources_running_while_one_fails(tmp_path, store, caplog):
