@@ -47,6 +47,10 @@ class StoreSettings(_Section):
     kind: Literal["sqlite", "elasticsearch"] = "sqlite"
     # Relative to data_dir unless absolute.
     sqlite_path: str = "radar.sqlite3"
+    # Where the SQLite store's one writer runs: "thread" (in this process) or "process"
+    # (a core of its own, its batches sent over a pipe; pipeline.store.sqlite_writer and
+    # bench/README.md say when that pays).
+    sqlite_writer: Literal["thread", "process"] = "thread"
     elasticsearch: ElasticsearchSettings = msgspec.field(default_factory=ElasticsearchSettings)
 
 

@@ -21,7 +21,7 @@ def open_store(settings: Settings) -> Store:
         return ElasticsearchStore(settings.store.elasticsearch)
     from pipeline.store.sqlite import SqliteStore
 
-    return SqliteStore(settings.sqlite_file)
+    return SqliteStore(settings.sqlite_file, writer=settings.store.sqlite_writer)
 
 
 def store_missing(settings: Settings) -> str | None:

@@ -1,10 +1,11 @@
 """The default store: one SQLite file in WAL mode with an FTS5 index for Chinese search.
 
 Threads: SQLite is synchronous, so the async protocol runs it on threads, never on the
-event loop. All writes go through ONE connection on a single-thread executor (SQLite has
-one writer at a time anyway; one thread makes that explicit and keeps each batch one
-transaction). Reads use their own connections on a small reader pool; WAL lets them read
-a consistent snapshot while a batch is being written.
+event loop. All writes go through ONE connection, on one thread or in a child process of
+its own (:mod:`pipeline.store.sqlite_writer`; SQLite has one writer at a time anyway, and
+one connection keeps each batch one transaction). Reads use their own connections on a
+small reader pool; WAL lets them read a consistent snapshot while a batch is being
+written.
 
 Durability: ``synchronous=NORMAL`` in WAL mode survives a process crash after every
 commit; an OS crash or power cut may lose the last commits but never splits one. Since
@@ -77,9 +78,9 @@ from pipeline.models import (
 from pipeline.store import sqlite_rings, sqlite_takedown
 from pipeline.store import sqlite_rows as rows
 from pipeline.store.base import RingMembership
-from pipeline.store.migrate import migrate
+from pipeline.store.group_commit import GroupCommit
 from pipeline.store.sqlite_search import FACETS, plan_search, status_facet
-from pipeline.store.sqlite_writes import ensure_fts_tokenizer, upsert_accounts, upsert_posts
+from pipeline.store.sqlite_writer import Writer, WriterKind, connect, make_writer
 
 T = TypeVar("T")
 
@@ -91,12 +92,20 @@ _WITH_RING = f"FROM accounts a {rows.RING_JOIN}"
 class SqliteStore:
     """:class:`pipeline.store.base.Store` on one SQLite file (created on :meth:`open`)."""
 
-    def __init__(self, path: Path | str, *, readers: int = 2, busy_timeout_ms: int = 10_000):
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        readers: int = 2,
+        busy_timeout_ms: int = 10_000,
+        writer: WriterKind = "thread",
+    ):
         self.path = Path(path)
         self._readers = readers
         self._busy_timeout_ms = int(busy_timeout_ms)
-        self._writer: sqlite3.Connection | None = None
-        self._writer_pool: ThreadPoolExecutor | None = None
+        self._writer_kind: WriterKind = writer
+        self._writer: Writer | None = None
+        self._group: GroupCommit | None = None
         self._reader_pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_cons: list[sqlite3.Connection] = []
@@ -105,20 +114,23 @@ class SqliteStore:
     # -- lifecycle -------------------------------------------------------------------
 
     async def open(self) -> None:
-        if self._writer_pool is not None:
+        if self._writer is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._writer = make_writer(self._writer_kind, self.path, self._busy_timeout_ms)
+        self._group = GroupCommit(self._writer.write_batch)
         self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="sqlite-reader")
         try:
-            await self._write(self._open_writer)
+            await self._writer.start()
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
-        writer_pool, reader_pool = self._writer_pool, self._reader_pool
-        self._writer_pool = self._reader_pool = None
+        writer, group, reader_pool = self._writer, self._group, self._reader_pool
+        self._writer = self._group = self._reader_pool = None
+        if group is not None:
+            await group.close()
         loop = asyncio.get_running_loop()
         if reader_pool is not None:
             await loop.run_in_executor(None, reader_pool.shutdown)
@@ -126,45 +138,19 @@ class SqliteStore:
             cons, self._reader_cons = self._reader_cons, []
         for con in cons:
             con.close()
-        if writer_pool is not None:
-            await loop.run_in_executor(writer_pool, self._close_writer)
-            await loop.run_in_executor(None, writer_pool.shutdown)
-
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        con.row_factory = sqlite3.Row
-        con.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        con.execute("PRAGMA foreign_keys = ON")
-        return con
-
-    def _open_writer(self) -> None:
-        con = self._connect()
-        try:
-            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise RuntimeError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
-            con.execute("PRAGMA synchronous = NORMAL")
-            migrate(con)
-            ensure_fts_tokenizer(con)
-        except BaseException:
-            con.close()
-            raise
-        self._writer = con
-
-    def _close_writer(self) -> None:
-        if self._writer is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._writer.execute("PRAGMA optimize")
-            self._writer.close()
-            self._writer = None
+        if writer is not None:
+            await writer.stop()
 
     # -- plumbing --------------------------------------------------------------------
 
-    async def _write(self, fn: Callable[..., T], *args: object) -> T:
-        if self._writer_pool is None:
+    def _opened_writer(self) -> Writer:
+        if self._writer is None:
             raise RuntimeError("SqliteStore is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_pool, functools.partial(fn, *args))
+        return self._writer
+
+    async def _write(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(con, *args)`` in one transaction on the writer connection."""
+        return await self._opened_writer().call(fn, *args)
 
     async def _read(self, fn: Callable[..., T], *args: object) -> T:
         if self._reader_pool is None:
@@ -173,27 +159,12 @@ class SqliteStore:
         return await loop.run_in_executor(self._reader_pool, functools.partial(fn, *args))
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The writer connection inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (writer thread)."""
-        con = self._writer
-        if con is None:
-            raise RuntimeError("SqliteStore is not open")
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            if con.in_transaction:  # SQLite may have rolled back already
-                con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-
-    @contextlib.contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
         """This reader thread's connection inside one read transaction, so the several
         queries of one call (page, total, facets) see the same snapshot."""
         con = getattr(self._local, "con", None)
         if con is None:
-            con = self._connect()
+            con = connect(self.path, self._busy_timeout_ms)
             con.execute("PRAGMA query_only = ON")
             self._local.con = con
             with self._lock:
@@ -212,20 +183,9 @@ class SqliteStore:
         accounts: Sequence[AccountRisk] = (),
         checkpoints: Sequence[SourceState] = (),
     ) -> None:
-        await self._write(self._write_batch, list(posts), list(accounts), list(checkpoints))
-
-    def _write_batch(
-        self,
-        posts: list[ScoredPost],
-        accounts: list[AccountRisk],
-        checkpoints: list[SourceState],
-    ) -> None:
-        with self._transaction() as con:
-            if posts:
-                upsert_posts(con, posts)
-            if accounts:
-                upsert_accounts(con, accounts)
-            rows.UPSERT_CHECKPOINTS.run(con, [rows.checkpoint_params(s) for s in checkpoints])
+        if self._group is None:
+            raise RuntimeError("SqliteStore is not open")
+        await self._group.write(list(posts), list(accounts), list(checkpoints))
 
     async def record_rejects(self, rejects: Sequence[Reject]) -> None:
         params = [
@@ -239,14 +199,7 @@ class SqliteStore:
             for r in rejects
         ]
         if params:
-            await self._write(self._record_rejects, params)
-
-    def _record_rejects(self, params: list[tuple[object, ...]]) -> None:
-        with self._transaction() as con:
-            con.executemany(
-                "INSERT INTO rejects (source, location, reason, sample, at) VALUES (?, ?, ?, ?, ?)",
-                params,
-            )
+            await self._write(_record_rejects, params)
 
     async def set_review(self, review: Review) -> None:
         values = (
@@ -256,21 +209,7 @@ class SqliteStore:
             review.reviewer,
             rows.to_text(review.at) or rows.now_text(),
         )
-        await self._write(self._set_review, values)
-
-    def _set_review(self, values: tuple[object, ...]) -> None:
-        with self._transaction() as con:
-            con.execute(
-                "INSERT INTO reviews (target, status, note, reviewer, at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (target) DO UPDATE SET status = excluded.status,"
-                " note = excluded.note, reviewer = excluded.reviewer, at = excluded.at",
-                values,
-            )
-            con.execute(
-                "INSERT INTO review_history (target, status, note, reviewer, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                values,
-            )
+        await self._write(_set_review, values)
 
     # -- reads -----------------------------------------------------------------------
 
@@ -368,7 +307,7 @@ class SqliteStore:
         return await self._read(self._in_snapshot, fn, ReviewStatus(status), platform, limit)
 
     async def save_takedown_list(self, takedown: TakedownList) -> None:
-        await self._write(self._in_transaction, sqlite_takedown.save_list, takedown)
+        await self._write(sqlite_takedown.save_list, takedown)
 
     async def list_takedown_lists(self, limit: int = 50) -> list[TakedownSummary]:
         return await self._read(self._in_snapshot, sqlite_takedown.list_lists, limit)
@@ -391,7 +330,7 @@ class SqliteStore:
         when = at or datetime.now(UTC)
         peers = dict(template_peers or {})
         fn = sqlite_rings.save_rings
-        await self._write(self._in_transaction, fn, dict(memberships), when, peers)
+        await self._write(fn, dict(memberships), when, peers)
 
     async def get_ring(self, ring_id: str) -> Ring | None:
         return await self._read(self._in_snapshot, sqlite_rings.get_ring, ring_id)
@@ -401,10 +340,6 @@ class SqliteStore:
 
     def _in_snapshot(self, fn: Callable[..., T], *args: object) -> T:
         with self._snapshot() as con:
-            return fn(con, *args)
-
-    def _in_transaction(self, fn: Callable[..., T], *args: object) -> T:
-        with self._transaction() as con:
             return fn(con, *args)
 
     async def get_checkpoint(self, source: str) -> SourceState | None:
@@ -467,3 +402,23 @@ def _hits_by_id(con: sqlite3.Connection, ids: list[int], terms: list[str]) -> li
     )
     found = {row["id"]: row for row in con.execute(sql, (rows.json_list(ids),))}
     return [rows.hit_from_row(found[i], terms) for i in ids if i in found]
+
+
+def _record_rejects(con: sqlite3.Connection, params: list[tuple[object, ...]]) -> None:
+    con.executemany(
+        "INSERT INTO rejects (source, location, reason, sample, at) VALUES (?, ?, ?, ?, ?)",
+        params,
+    )
+
+
+def _set_review(con: sqlite3.Connection, values: tuple[object, ...]) -> None:
+    con.execute(
+        "INSERT INTO reviews (target, status, note, reviewer, at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (target) DO UPDATE SET status = excluded.status,"
+        " note = excluded.note, reviewer = excluded.reviewer, at = excluded.at",
+        values,
+    )
+    con.execute(
+        "INSERT INTO review_history (target, status, note, reviewer, at) VALUES (?, ?, ?, ?, ?)",
+        values,
+    )

@@ -5,6 +5,10 @@ import pytest
 
 from collectors.files import FilesSourceSettings
 from pipeline.config import ConfigError, load_settings, write_sample_config
+from pipeline.store.factory import open_store
+from pipeline.store.sqlite import SqliteStore
+
+_PROCESS = {"RADAR_STORE__SQLITE_WRITER": "process"}
 
 
 def test_defaults_match_the_design():
@@ -103,3 +107,15 @@ def test_every_commented_source_example_in_the_sample_is_valid(tmp_path: Path):
     config.write_text(uncommented, encoding="utf-8")
     kinds = {s.__struct_config__.tag for s in load_settings(config, environ={}).sources}
     assert kinds == {"files", "weibo", "bilibili", "zhihu", "wechat", "rsshub", "jsonapi", "ingest"}
+
+
+@pytest.mark.parametrize(("environ", "expected"), [({}, "thread"), (_PROCESS, "process")])
+def test_the_sqlite_writer_is_a_thread_unless_set(environ: dict[str, str], expected: str) -> None:
+    store = open_store(load_settings(environ=environ))
+    assert isinstance(store, SqliteStore)
+    assert store._writer_kind == expected
+
+
+def test_an_unknown_sqlite_writer_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"store\.sqlite_writer"):
+        load_settings(environ={"RADAR_STORE__SQLITE_WRITER": "fork"})

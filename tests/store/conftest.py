@@ -3,7 +3,8 @@
 To add a store, add a factory to ``STORE_FACTORIES``: an async context manager taking the
 test's ``request`` and ``tmp_path`` that yields an opened, empty store and cleans up after
 itself. Contract tests use only the ``Store`` protocol, so they hold every implementation
-to the same behaviour.
+to the same behaviour. The SQLite store runs twice, with its writer on a thread and in a
+child process (``store.sqlite_writer``).
 
 The Elasticsearch store runs against osmem-server (an in-memory OpenSearch-compatible
 server): one process per session (the osmem pytest plugin's ``osmem_server`` fixture, on a
@@ -15,6 +16,7 @@ type, so the store runs with ``compat = "opensearch"``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from pathlib import Path
@@ -25,11 +27,14 @@ from store_factories import es_settings
 from pipeline.store.base import Store
 from pipeline.store.elasticsearch import ElasticsearchStore
 from pipeline.store.sqlite import SqliteStore
+from pipeline.store.sqlite_writer import WriterKind
 
 
 @contextlib.asynccontextmanager
-async def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    store = SqliteStore(tmp_path / "store" / "radar.sqlite3")
+async def _sqlite(
+    request: pytest.FixtureRequest, tmp_path: Path, writer: WriterKind = "thread"
+) -> AsyncIterator[Store]:
+    store = SqliteStore(tmp_path / "store" / "radar.sqlite3", writer=writer)
     await store.open()
     try:
         yield store
@@ -50,6 +55,8 @@ async def _elasticsearch(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
 
 STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], AsyncContextManager[Store]]] = {
     "sqlite": _sqlite,
+    # the writer in a child process: every write crosses pickle or msgpack and back
+    "sqlite-process": functools.partial(_sqlite, writer="process"),
     "elasticsearch": _elasticsearch,
 }
 

@@ -15,6 +15,7 @@ from store_factories import scored
 from pipeline.store import sqlite_rows, sqlite_sets
 from pipeline.store.sqlite import SqliteStore
 from pipeline.store.sqlite_sets import CHUNK_SIZES, RowsDelete, RowsInsert, chunks
+from pipeline.store.sqlite_writer import ThreadWriter
 
 UPSERT = RowsInsert(
     "INSERT INTO t (k, a, b)", 3, "ON CONFLICT (k) DO UPDATE SET a = excluded.a, b = excluded.b"
@@ -84,7 +85,8 @@ async def test_a_batch_takes_a_bounded_number_of_statements(tmp_path: Path) -> N
             for i in range(1_000)
         ]
         executed: list[str] = []
-        con = store._writer
+        assert isinstance(store._writer, ThreadWriter)
+        con = store._writer.connection
         assert con is not None
         con.set_trace_callback(executed.append)
         await store.write_batch(batch)

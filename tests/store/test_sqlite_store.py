@@ -44,9 +44,8 @@ async def test_open_creates_the_parent_dir_in_wal_mode(sqlite_store: SqliteStore
 
 async def test_writer_enforces_foreign_keys(sqlite_store: SqliteStore) -> None:
     # A verdict for a post that does not exist is refused: the pragma is on.
-    def orphan() -> None:
-        with sqlite_store._transaction() as con:
-            con.execute("INSERT INTO verdicts (post_key, flagged, score) VALUES ('x:1', 1, 1)")
+    def orphan(con: sqlite3.Connection) -> None:
+        con.execute("INSERT INTO verdicts (post_key, flagged, score) VALUES ('x:1', 1, 1)")
 
     with pytest.raises(sqlite3.IntegrityError):
         await sqlite_store._write(orphan)
