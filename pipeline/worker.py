@@ -18,6 +18,7 @@ import faust
 from pipeline.config import ConfigError, Settings
 from pipeline.embedded import configured_sources, load_detector
 from pipeline.faust_app import build_app, open_store
+from pipeline.gc_tuning import tune_for_streaming
 
 log = logging.getLogger("radar.worker")
 
@@ -37,6 +38,7 @@ def run_worker(settings: Settings) -> int:
     for noisy in ("elastic_transport", "mode.timers"):  # a line per request / late tick
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     radar = build_app(settings, detector=load_detector(settings))
+    tune_for_streaming()
     worker = faust.Worker(
         radar.app,
         loglevel=settings.log_level,
