@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/collect.py
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/rings.py
+	$(BIN)/python bench/sqlite_writer.py
 	$(BIN)/python bench/stream.py
 
 # Rebuild the corpus split, then train the classifier (detectors/model/classifier-v1.*).

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -88,11 +89,15 @@ def mixed_posts(count: int, accounts: int) -> list[Post]:
 
 
 def _cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
-    """User + system CPU time of these processes (all their threads) so far."""
+    """User + system CPU time of these processes so far: all their threads, and their
+    live children (a SQLite writer process, ``store.sqlite_writer = "process"``)."""
     total = 0.0
     for process in processes:
-        times = psutil.Process(process.pid).cpu_times()
-        total += times.user + times.system
+        parent = psutil.Process(process.pid)
+        for each in (parent, *parent.children(recursive=True)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = each.cpu_times()
+                total += times.user + times.system
     return total
 
 
