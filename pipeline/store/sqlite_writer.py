@@ -228,7 +228,8 @@ class ProcessWriter:
         if pool is None:
             return
         try:
-            await _run(pool, _child_close)
+            with contextlib.suppress(BrokenProcessPool):  # a dead child has nothing to close
+                await _run(pool, _child_close)
         finally:
             await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
 

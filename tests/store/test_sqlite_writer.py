@@ -77,6 +77,15 @@ async def test_a_dead_writer_fails_one_call_then_a_new_one_takes_over(
     assert await process_store.count_posts() == 2
 
 
+async def test_a_store_whose_writer_died_still_closes(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "radar.sqlite3", writer="process")
+    await store.open()
+    pid = await store._write(writer_pid)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_gone(pid)
+    await store.close()  # no BrokenProcessPool out of close
+
+
 async def test_the_writer_ignores_ctrl_c_so_the_last_batch_can_finish(
     process_store: SqliteStore,
 ) -> None:
