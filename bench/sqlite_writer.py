@@ -3,8 +3,18 @@
 A ``radar worker`` scores its partitions concurrently and each one writes its batch of
 500 posts to the one SQLite writer. This measures ``SqliteStore.write_batch`` the same
 way, in process (no Kafka), for each writer (``store.sqlite_writer``: thread, process)
-with group commit (the batches waiting for the writer go in as one transaction, up to
-2,000 posts) against the baseline in the same run: every batch its own transaction.
+and three ways of handing it the batches, in the same run:
+
+- one per batch, in turn (the baseline): every batch its own transaction, the next
+  handed over when the last has committed;
+- grouped, in turn: the batches waiting for the writer go in as one transaction (up to
+  2,000 posts), the next group handed over when the last has committed;
+- grouped, queued: as above, with the next group handed over while the writer runs the
+  last (``GroupCommit(depth=2)``, what the store does).
+
+Nothing else runs on the event loop here, unlike in a worker, where detection keeps it
+busy; so this shows what each costs the writer, not the overlap queueing buys a worker
+(that is ``bench/stream.py``'s).
 
 Reported: posts/s, and CPU per post of this process and the writer's child process if
 any (``resource`` self + children is not enough: a live child's time is only counted
@@ -48,14 +58,24 @@ def _cpu_seconds() -> float:
     return total
 
 
-async def _run(batches: list[tuple[list, list]], writer: WriterKind, grouped: bool) -> str:
+# (label, max_posts, depth); max_posts=0: a group is always at least one batch, so
+# every batch goes alone
+MODES = (
+    ("one per batch, in turn (baseline)", 0, 1),
+    ("grouped, in turn", 2_000, 1),
+    ("grouped, queued", 2_000, 2),
+)
+
+
+async def _run(
+    batches: list[tuple[list, list]], writer: WriterKind, max_posts: int, depth: int
+) -> str:
     count = sum(len(scored) for scored, _ in batches)
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "radar.sqlite3", writer=writer)
         await store.open()
         assert store._writer is not None
-        # max_posts=0: a group is always at least one batch, so every batch goes alone
-        store._group = GroupCommit(store._writer.write_batch, max_posts=2_000 if grouped else 0)
+        store._group = GroupCommit(store._writer.submit_rows, max_posts=max_posts, depth=depth)
         queue = list(batches)
 
         async def partition() -> None:
@@ -68,9 +88,8 @@ async def _run(batches: list[tuple[list, list]], writer: WriterKind, grouped: bo
         wall, used = time.perf_counter() - started, _cpu_seconds() - cpu
         transactions = store._group.transactions
         await store.close()
-    label = f"{writer:7s} {'grouped' if grouped else 'one per batch (baseline)'}"
     return (
-        f"{label:34s} {count / wall:7,.0f} posts/s  {used / count * 1e6:4.0f} µs CPU/post"
+        f"{writer:7s} {count / wall:7,.0f} posts/s  {used / count * 1e6:4.0f} µs CPU/post"
         f"  {transactions} transactions"
     )
 
@@ -91,8 +110,9 @@ async def main() -> None:
     for round_ in range(1, args.rounds + 1):
         print(f"round {round_}")
         for writer in ("thread", "process"):
-            for grouped in (False, True):
-                print(" ", await _run(batches, writer, grouped), flush=True)
+            for label, max_posts, depth in MODES:
+                line = await _run(batches, writer, max_posts, depth)
+                print(f"  {label:34s} {line}", flush=True)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ from pipeline.store import sqlite_rings, sqlite_takedown
 from pipeline.store import sqlite_rows as rows
 from pipeline.store.base import RingMembership
 from pipeline.store.group_commit import GroupCommit
+from pipeline.store.sqlite_batch import batch_rows
 from pipeline.store.sqlite_search import FACETS, plan_search, status_facet
 from pipeline.store.sqlite_writer import Writer, WriterKind, connect, make_writer
 
@@ -118,7 +119,7 @@ class SqliteStore:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = make_writer(self._writer_kind, self.path, self._busy_timeout_ms)
-        self._group = GroupCommit(self._writer.write_batch)
+        self._group = GroupCommit(self._writer.submit_rows)
         self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="sqlite-reader")
         try:
             await self._writer.start()
@@ -185,7 +186,8 @@ class SqliteStore:
     ) -> None:
         if self._group is None:
             raise RuntimeError("SqliteStore is not open")
-        await self._group.write(list(posts), list(accounts), list(checkpoints))
+        # the rows are built here, by the caller, so that the writer only runs SQL
+        await self._group.write(batch_rows(posts, accounts, checkpoints))
 
     async def record_rejects(self, rejects: Sequence[Reject]) -> None:
         params = [

@@ -67,23 +67,22 @@ def now_text() -> str:
     return to_text(datetime.now(UTC)) or ""
 
 
+POST_COLUMNS = (
+    "key", "platform", "post_id", "account_key", "author_id", "author_name", "author_bio",
+    "url", "text", "created_at", "created_raw", "collected_at", "source", "truncated",
+    "flagged", "score", "counts",
+)  # fmt: skip
+POST_KEY, POST_TEXT = POST_COLUMNS.index("key"), POST_COLUMNS.index("text")
 UPSERT_POSTS = RowsInsert(
-    """INSERT INTO posts (key, platform, post_id, account_key, author_id, author_name,
-    author_bio, url, text, created_at, created_raw, collected_at, source, truncated,
-    flagged, score, counts)""",
-    17,
-    """ON CONFLICT (key) DO UPDATE SET
-    platform = excluded.platform, post_id = excluded.post_id,
-    account_key = excluded.account_key, author_id = excluded.author_id,
-    author_name = excluded.author_name, author_bio = excluded.author_bio,
-    url = excluded.url, text = excluded.text, created_at = excluded.created_at,
-    created_raw = excluded.created_raw, collected_at = excluded.collected_at,
-    source = excluded.source, truncated = excluded.truncated, counts = excluded.counts,
-    flagged = excluded.flagged, score = excluded.score""",
+    f"INSERT INTO posts ({', '.join(POST_COLUMNS)})",
+    len(POST_COLUMNS),
+    "ON CONFLICT (key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in POST_COLUMNS if c != "key"),
 )
 
 
 def post_params(scored: ScoredPost) -> tuple[object, ...]:
+    """A post row, in :data:`POST_COLUMNS` order."""
     post = scored.post
     return (
         post.key,
@@ -145,6 +144,7 @@ UPSERT_ACCOUNTS = RowsInsert(
     flagged = excluded.flagged, ring = excluded.ring, last_seen = excluded.last_seen,
     data = excluded.data""",
 )
+ACCOUNT_KEY = 0  # the key's place in an account row
 
 
 def account_params(account: AccountRisk) -> tuple[object, ...]:

@@ -5,23 +5,22 @@ one call after another, each call one ``BEGIN IMMEDIATE`` … ``COMMIT``. Every 
 module-level function ``fn(con, *args)``, so either writer can run it: the thread calls
 it, the process receives it by reference (pickle).
 
-Why a process (``store.sqlite_writer = "process"``): sqlite3 releases the GIL inside
-SQLite, but building a batch's rows (parameters, FTS tokens, JSON) is Python, about half
-of the writer's time, and on a thread that Python shares the GIL with detection, faust
-and Kafka, so a ``radar worker`` on the thread writer cannot use much more than one core.
-In a child process the writer runs on a core of its own; a batch crosses as one msgpack
-blob (≈ 5 µs per post to encode in the parent, a few to decode in the child). Measured
-on the 2-core bench machine, where tansu and the producer share the cores, the two
-measured alike once the worker's collector was tuned and waiting batches were grouped
-(``bench/README.md``), so a thread stays the default; the process is for hosts with a
-core to spare per worker.
+Why a process (``store.sqlite_writer = "process"``, what ``"auto"`` gives ``radar
+worker``): sqlite3 releases the GIL inside SQLite, but a writer thread still needs the
+GIL for its Python (FTS tokens, binding parameters) and after every step, beside an
+event loop kept busy by detection, faust and Kafka. In a child process the writer runs
+on a core of its own. The caller builds the batch's rows (:mod:`pipeline.store.sqlite_batch`)
+and they cross as one msgpack blob (~2 µs per post to encode, ~7 to decode); the child
+makes the FTS tokens and runs the SQL. Group commit hands the child its next transaction
+while it runs the last (:mod:`pipeline.store.group_commit`), so it goes straight on.
+Measured end to end in ``bench/README.md``.
 
 The child is started with ``spawn``, never ``fork``: a worker has threads (aiokafka,
 the readers) whose locks a fork would copy mid-use. It ignores SIGINT, so Ctrl-C stops
 the parent, which then finishes its last write and closes the child; and it exits
-within half a second when the parent dies, even by SIGKILL. If the child dies, the call
-in flight fails (its transaction rolled back by SQLite), and the next call starts a new
-child: callers retry.
+within half a second when the parent dies, even by SIGKILL. If the child dies, the calls
+in flight fail (a transaction it was running is rolled back by SQLite), and the next
+call starts a new child: callers retry.
 """
 
 from __future__ import annotations
@@ -35,27 +34,21 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
-import msgspec
-
-from pipeline.models import AccountRisk, ScoredPost, SourceState
-from pipeline.store import sqlite_rows as rows
+from pipeline.store import sqlite_batch
 from pipeline.store.migrate import migrate
-from pipeline.store.sqlite_writes import ensure_fts_tokenizer, upsert_accounts, upsert_posts
+from pipeline.store.sqlite_batch import BatchRows
+from pipeline.store.sqlite_writes import ensure_fts_tokenizer, write_rows
 
 T = TypeVar("T")
 P = ParamSpec("P")
 WriterKind = Literal["thread", "process"]
 Write = Callable[Concatenate[sqlite3.Connection, P], T]
-
-_Batch = tuple[list[ScoredPost], list[AccountRisk], list[SourceState]]
-_encode_batch = msgspec.msgpack.Encoder().encode
-_decode_batch = msgspec.msgpack.Decoder(_Batch).decode
 
 
 def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -102,36 +95,18 @@ def in_transaction(con: sqlite3.Connection, fn: Write[P, T], *args: P.args) -> T
     return result
 
 
-def write_batch(
-    con: sqlite3.Connection,
-    posts: Sequence[ScoredPost],
-    accounts: Sequence[AccountRisk],
-    checkpoints: Sequence[SourceState],
-) -> None:
-    """One batch of the pipeline: its posts, the accounts they changed, the sources'
-    checkpoints. Run in one transaction, so a source never records a cursor past posts
-    that were not stored."""
-    if posts:
-        upsert_posts(con, posts)
-    if accounts:
-        upsert_accounts(con, accounts)
-    rows.UPSERT_CHECKPOINTS.run(con, [rows.checkpoint_params(s) for s in checkpoints])
-
-
 class Writer(Protocol):
     """The one writer of a store. ``start`` opens (and migrates) the file; every call
-    is one transaction; ``stop`` closes it."""
+    is one transaction, run in the order submitted; ``stop`` closes it."""
 
     async def start(self) -> None: ...
 
     async def call(self, fn: Write[P, T], *args: P.args) -> T: ...
 
-    async def write_batch(
-        self,
-        posts: list[ScoredPost],
-        accounts: list[AccountRisk],
-        checkpoints: list[SourceState],
-    ) -> None: ...
+    async def submit_rows(self, batch: BatchRows) -> Awaitable[None]:
+        """Queue one transaction writing ``batch``; the awaitable returned completes
+        when it has committed (so a caller can queue the next one meanwhile)."""
+        ...
 
     async def stop(self) -> None: ...
 
@@ -150,17 +125,15 @@ class ThreadWriter:
         self.connection = await _run(self._pool, open_writer, self.path, self._busy_timeout_ms)
 
     async def call(self, fn: Write[P, T], *args: P.args) -> T:
+        return await self._submit(fn, *args)
+
+    async def submit_rows(self, batch: BatchRows) -> Awaitable[None]:
+        return self._submit(write_rows, batch)
+
+    def _submit(self, fn: Write[P, T], *args: P.args) -> asyncio.Future[T]:
         if self._pool is None or self.connection is None:
             raise RuntimeError("SqliteStore is not open")
-        return await _run(self._pool, in_transaction, self.connection, fn, *args)
-
-    async def write_batch(
-        self,
-        posts: list[ScoredPost],
-        accounts: list[AccountRisk],
-        checkpoints: list[SourceState],
-    ) -> None:
-        await self.call(write_batch, posts, accounts, checkpoints)
+        return _submit(self._pool, in_transaction, self.connection, fn, *args)
 
     async def stop(self) -> None:
         pool, con = self._pool, self.connection
@@ -179,49 +152,65 @@ class ProcessWriter:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._pool: ProcessPoolExecutor | None = None
+        self._starting = asyncio.Lock()  # two callers must not start two children
 
     async def start(self) -> None:
         await self._started()
 
     async def _started(self) -> ProcessPoolExecutor:
         """The running child, started (and the file opened in it) if there is none."""
-        if self._pool is None:
-            pool = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_child_init,
-            )
-            try:
-                await _run(pool, _child_open, self.path, self._busy_timeout_ms)
-            except BrokenProcessPool as exc:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise RuntimeError(
-                    f"{self.path}: the SQLite writer process could not start ({exc}); a"
-                    " program that opens the store must guard its start with"
-                    ' `if __name__ == "__main__":`, as multiprocessing\'s spawn requires'
-                ) from exc
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            self._pool = pool
-        return self._pool
+        async with self._starting:
+            if self._pool is None:
+                self._pool = await self._start_child()
+            return self._pool
+
+    async def _start_child(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_child_init,
+        )
+        try:
+            await _run(pool, _child_open, self.path, self._busy_timeout_ms)
+        except BrokenProcessPool as exc:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise RuntimeError(
+                f"{self.path}: the SQLite writer process could not start ({exc}); a"
+                " program that opens the store must guard its start with"
+                ' `if __name__ == "__main__":`, as multiprocessing\'s spawn requires'
+            ) from exc
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        return pool
 
     async def call(self, fn: Write[P, T], *args: P.args) -> T:
+        return await (await self._submit(fn, *args))
+
+    async def submit_rows(self, batch: BatchRows) -> Awaitable[None]:
+        # the rows were built in this process and cross as one blob: the child's time is
+        # the scarce one (module docstring of pipeline.store.sqlite_batch)
+        return await self._submit(_write_encoded_rows, sqlite_batch.encode(batch))
+
+    async def _submit(self, fn: Write[P, T], *args: P.args) -> Awaitable[T]:
         pool = await self._started()
         try:
-            return await _run(pool, _child_call, fn, args)
+            result = _submit(pool, _child_call, fn, args)
+        except BrokenProcessPool as exc:  # the pool already knew its child was dead
+            raise self._died(pool, exc) from exc
+        return self._outcome(pool, result)
+
+    async def _outcome(self, pool: ProcessPoolExecutor, result: asyncio.Future[T]) -> T:
+        try:
+            return await result
         except BrokenProcessPool as exc:
+            raise self._died(pool, exc) from exc
+
+    def _died(self, pool: ProcessPoolExecutor, exc: BrokenProcessPool) -> RuntimeError:
+        if self._pool is pool:
             self._pool = None  # the next call starts a new child
             pool.shutdown(wait=False, cancel_futures=True)
-            raise RuntimeError(f"{self.path}: the SQLite writer process died ({exc})") from exc
-
-    async def write_batch(
-        self,
-        posts: list[ScoredPost],
-        accounts: list[AccountRisk],
-        checkpoints: list[SourceState],
-    ) -> None:
-        await self.call(_write_encoded_batch, _encode_batch((posts, accounts, checkpoints)))
+        return RuntimeError(f"{self.path}: the SQLite writer process died ({exc})")
 
     async def stop(self) -> None:
         pool, self._pool = self._pool, None
@@ -240,9 +229,13 @@ def make_writer(kind: WriterKind, path: Path, busy_timeout_ms: int) -> Writer:
     return ThreadWriter(path, busy_timeout_ms)
 
 
+def _submit(pool: Executor, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """``fn(*args)`` handed to ``pool`` now (not when awaited), so calls keep their order."""
+    return asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+
+
 async def _run(pool: Executor, fn: Callable[..., T], *args: object) -> T:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool, functools.partial(fn, *args))
+    return await _submit(pool, fn, *args)
 
 
 # -- in the child process ----------------------------------------------------------------
@@ -283,5 +276,5 @@ def _child_close() -> None:
         close_writer(con)
 
 
-def _write_encoded_batch(con: sqlite3.Connection, blob: bytes) -> None:
-    write_batch(con, *_decode_batch(blob))
+def _write_encoded_rows(con: sqlite3.Connection, blob: bytes) -> None:
+    write_rows(con, sqlite_batch.decode(blob))

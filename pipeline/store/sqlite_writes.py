@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import msgspec
 
-from pipeline.models import AccountRisk, ScoredPost
 from pipeline.store import fts
 from pipeline.store import sqlite_rows as rows
+from pipeline.store.sqlite_batch import BatchRows
 from pipeline.store.sqlite_sets import RowsDelete, RowsInsert
 
 _FTS_VERSION_KEY = "fts_tokenizer"
@@ -50,44 +50,55 @@ def _post_ids(con: sqlite3.Connection, keys: Sequence[str]) -> dict[str, int]:
     return _ids(_one_row(con, "json_group_object(key, id)", keys)) if keys else {}
 
 
-def upsert_posts(con: sqlite3.Connection, batch: Sequence[ScoredPost]) -> None:
+def write_rows(con: sqlite3.Connection, batch: BatchRows) -> None:
+    """One batch of the pipeline: its posts, the accounts they changed, the sources'
+    checkpoints, in the caller's one transaction, so a source never records a cursor
+    past posts that were not stored."""
+    if batch.posts:
+        upsert_posts(con, batch)
+    if batch.accounts:
+        upsert_accounts(con, batch)
+    rows.UPSERT_CHECKPOINTS.run(con, batch.checkpoints)
+
+
+def upsert_posts(con: sqlite3.Connection, batch: BatchRows) -> None:
     """Upsert posts with their verdicts, categories, contacts and FTS rows, set-wise.
 
     A few statements per table for the whole batch (:mod:`pipeline.store.sqlite_sets`):
-    the writer shares the GIL with the detector, so the number of times it hands the
-    GIL over, not SQLite's own work, sets the pace. Per-post statements → one
-    ``executemany`` per table took bench/ingest.py's ``write_batch`` from 4.7k to 6.3k
-    posts/s; multi-row statements are the next step of the same idea.
+    on the writer thread the number of times it hands the GIL over, not SQLite's own
+    work, set the pace. Per-post statements → one ``executemany`` per table took
+    bench/ingest.py's ``write_batch`` from 4.7k to 6.3k posts/s; multi-row statements
+    are the next step of the same idea.
 
     The FTS table is contentless, so replacing a row means deleting exactly the tokens it
     was indexed with: those of the old text, re-tokenised. Unchanged text (the common
     re-delivery case) leaves the index alone.
     """
-    latest = {scored.post.key: scored for scored in batch}  # the last copy of a key wins
-    keys = list(latest)
+    keys = [row[rows.POST_KEY] for row in batch.posts]
+    texts = {row[rows.POST_KEY]: row[rows.POST_TEXT] for row in batch.posts}
     old = _stored_posts(con, keys)
-    rows.UPSERT_POSTS.run(con, [rows.post_params(s) for s in latest.values()])
+    rows.UPSERT_POSTS.run(con, batch.posts)
     ids = {key: row_id for key, (row_id, _) in old.items()}
     ids.update(_post_ids(con, [key for key in keys if key not in old]))
-    changed = [key for key in keys if key not in old or old[key][1] != latest[key].post.text]
+    changed = [key for key in keys if key not in old or old[key][1] != texts[key]]
     _FTS_DELETE.run(
         con, [("delete", old[k][0], fts.index_text(old[k][1])) for k in changed if k in old]
     )
-    _FTS_INSERT.run(con, [(ids[k], fts.index_text(latest[k].post.text)) for k in changed])
-    rows.UPSERT_VERDICTS.run(con, [rows.verdict_params(k, s.verdict) for k, s in latest.items()])
+    _FTS_INSERT.run(con, [(ids[k], fts.index_text(texts[k])) for k in changed])
+    rows.UPSERT_VERDICTS.run(con, batch.verdicts)
     replaced = [key for key in keys if key in old]  # a new post has no child rows yet
     _DELETE_CATEGORIES.run(con, [ids[k] for k in replaced])
     _DELETE_POST_CONTACTS.run(con, replaced)
-    _CATEGORIES.run(con, [(ids[k], c) for k, s in latest.items() for c in s.verdict.categories])
-    _CONTACTS.run(con, [row for s in latest.values() for row in rows.contact_rows(s)])
+    _CATEGORIES.run(con, [(ids[key], category) for key, category in batch.categories])
+    _CONTACTS.run(con, batch.contacts)
 
 
-def upsert_accounts(con: sqlite3.Connection, accounts: Sequence[AccountRisk]) -> None:
+def upsert_accounts(con: sqlite3.Connection, batch: BatchRows) -> None:
     """Upsert account risks and replace their account-level contacts (e.g. from a bio),
     kept apart from post contacts by an empty ``post_key``."""
-    rows.UPSERT_ACCOUNTS.run(con, [rows.account_params(a) for a in accounts])
-    _DELETE_ACCOUNT_CONTACTS.run(con, [a.key for a in accounts])
-    _CONTACTS.run(con, [(c, "", a.key) for a in accounts for c in sorted(set(a.contacts)) if c])
+    rows.UPSERT_ACCOUNTS.run(con, batch.accounts)
+    _DELETE_ACCOUNT_CONTACTS.run(con, [row[rows.ACCOUNT_KEY] for row in batch.accounts])
+    _CONTACTS.run(con, batch.account_contacts)
 
 
 def _fts_version(con: sqlite3.Connection) -> str | None:

@@ -149,7 +149,10 @@ async def test_operators_are_searched_as_words(sqlite_store: SqliteStore) -> Non
 
 async def test_a_failing_batch_commits_nothing(sqlite_store: SqliteStore) -> None:
     bad = scored("bad", "退保")
-    bad = msgspec.structs.replace(bad, post=msgspec.structs.replace(bad.post, text=None))
+    # a NOT NULL column refused by SQLite after the batch's posts went in
+    bad = msgspec.structs.replace(
+        bad, verdict=msgspec.structs.replace(bad.verdict, detector_version=None)
+    )
     checkpoint = SourceState(name="s", cursor="after-bad")
     with pytest.raises(sqlite3.IntegrityError):
         await sqlite_store.write_batch([P1, bad, P2], [], [checkpoint])

@@ -6,6 +6,7 @@ these tests are about the process itself.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -19,12 +20,19 @@ import pytest
 from store_factories import scored
 
 from pipeline.store.sqlite import SqliteStore
+from pipeline.store.sqlite_batch import batch_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def writer_pid(con: sqlite3.Connection) -> int:
     """Run by the writer: the pid of the process that holds the writer connection."""
+    return os.getpid()
+
+
+def slow_writer_pid(con: sqlite3.Connection, seconds: float) -> int:
+    """Run by the writer: holds it for ``seconds``, so the next transaction queues."""
+    time.sleep(seconds)
     return os.getpid()
 
 
@@ -75,6 +83,28 @@ async def test_a_dead_writer_fails_one_call_then_a_new_one_takes_over(
     await process_store.write_batch([scored("p2", "全额退保 第二条")])
     assert await process_store._write(writer_pid) not in (first, os.getpid())
     assert await process_store.count_posts() == 2
+
+
+async def test_every_transaction_queued_on_a_dead_writer_fails_and_none_is_lost(
+    process_store: SqliteStore,
+) -> None:
+    """Group commit queues the next transaction while the child runs one: both fail
+    when the child dies, and both callers' retries go to one new child."""
+    writer = process_store._writer
+    assert writer is not None
+    pid = await process_store._write(writer_pid)
+    running = asyncio.create_task(writer.call(slow_writer_pid, 30.0))
+    await asyncio.sleep(0.5)  # in the child now
+    queued = asyncio.ensure_future(
+        await writer.submit_rows(batch_rows([scored("p1", "全额退保 第一条")]))
+    )
+    os.kill(pid, signal.SIGKILL)
+    for outcome in (running, queued):
+        with pytest.raises(RuntimeError, match="writer process died"):
+            await outcome
+    await process_store.write_batch([scored("p1", "全额退保 第一条")])  # the retry
+    assert await process_store._write(writer_pid) not in (pid, os.getpid())
+    assert await process_store.count_posts() == 1
 
 
 async def test_a_store_whose_writer_died_still_closes(tmp_path: Path) -> None:
