@@ -47,10 +47,10 @@ class StoreSettings(_Section):
     kind: Literal["sqlite", "elasticsearch"] = "sqlite"
     # Relative to data_dir unless absolute.
     sqlite_path: str = "radar.sqlite3"
-    # Where the SQLite store's one writer runs: "thread" (in this process) or "process"
-    # (a core of its own, its batches sent over a pipe; pipeline.store.sqlite_writer and
-    # bench/README.md say when that pays).
-    sqlite_writer: Literal["thread", "process"] = "thread"
+    # Where the SQLite store's one writer runs: "thread" (in this process), "process" (a
+    # core of its own, its rows sent over a pipe), or "auto": a process for `radar
+    # worker`, a thread for everything else (pipeline.store.factory says why).
+    sqlite_writer: Literal["auto", "thread", "process"] = "auto"
     elasticsearch: ElasticsearchSettings = msgspec.field(default_factory=ElasticsearchSettings)
 
 

@@ -314,7 +314,7 @@ def build_app(
         records = bundle(encoded, partitions, per_message[topic], kafka.bundle_max_bytes)
         await produce_all(app, topic, records)  # acks=all before the batch is acked
 
-    store = store or open_store(settings)
+    store = store or open_store(settings, worker=True)
     processor = BatchProcessor(
         detector=detector or Detector(),
         store=store,

@@ -109,9 +109,19 @@ def test_every_commented_source_example_in_the_sample_is_valid(tmp_path: Path):
     assert kinds == {"files", "weibo", "bilibili", "zhihu", "wechat", "rsshub", "jsonapi", "ingest"}
 
 
-@pytest.mark.parametrize(("environ", "expected"), [({}, "thread"), (_PROCESS, "process")])
-def test_the_sqlite_writer_is_a_thread_unless_set(environ: dict[str, str], expected: str) -> None:
-    store = open_store(load_settings(environ=environ))
+@pytest.mark.parametrize(
+    ("environ", "worker", "expected"),
+    [
+        ({}, False, "thread"),
+        ({}, True, "process"),
+        (_PROCESS, False, "process"),
+        ({"RADAR_STORE__SQLITE_WRITER": "thread"}, True, "thread"),
+    ],
+)
+def test_the_sqlite_writer_is_a_process_for_workers_unless_set(
+    environ: dict[str, str], worker: bool, expected: str
+) -> None:
+    store = open_store(load_settings(environ=environ), worker=worker)
     assert isinstance(store, SqliteStore)
     assert store._writer_kind == expected
 
