@@ -20,7 +20,7 @@ worker), which is what faust itself costs per message here; and the stages and t
 stores alone, in process.
 
     python bench/stream.py [--posts 20000] [--workers 1 2] [--stores elasticsearch sqlite]
-                           [--stream mix|feed]
+                           [--stream mix|feed] [--partitions 12] [--unbundled]
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ from pipeline.store.elasticsearch import ElasticsearchStore  # noqa: E402
 from pipeline.store.es_settings import ElasticsearchSettings  # noqa: E402
 from pipeline.store.sqlite import SqliteStore  # noqa: E402
 
-PARTITIONS = 4
+# The posts topic's partitions (--partitions), the deployed default unless set: each
+# partition is one concurrent actor in a worker, so the count sets how much of a
+# worker's store writing overlaps its detection.
+PARTITIONS = KafkaSettings().partitions
 GROUP = "radar"
 
 
@@ -350,11 +353,19 @@ async def main() -> None:
     )
     parser.add_argument("--stream", choices=["mix", "feed"], default="mix")
     parser.add_argument(
+        "--partitions",
+        type=int,
+        default=PARTITIONS,
+        help=f"of the posts topic (default {PARTITIONS}, stream.kafka.partitions' default)",
+    )
+    parser.add_argument(
         "--unbundled",
         action="store_true",
         help="also run each pipeline with one post per message (bundle_posts = 1)",
     )
     args = parser.parse_args()
+    global PARTITIONS
+    PARTITIONS = args.partitions
     accounts = max(args.posts // 10, 1)
     if args.stream == "mix":
         posts = mixed_posts(args.posts, accounts)
