@@ -345,6 +345,7 @@ async def pipeline(
 
 
 async def main() -> None:
+    global PARTITIONS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=20_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -364,7 +365,6 @@ async def main() -> None:
         help="also run each pipeline with one post per message (bundle_posts = 1)",
     )
     args = parser.parse_args()
-    global PARTITIONS
     PARTITIONS = args.partitions
     accounts = max(args.posts // 10, 1)
     if args.stream == "mix":
