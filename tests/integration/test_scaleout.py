@@ -16,14 +16,12 @@ on RocksDB (needs the ``rocksdb`` extra) instead of memory.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import msgspec
 import pytest
 from scaleout_support import (
     Tansu,
@@ -32,12 +30,14 @@ from scaleout_support import (
     generate_posts,
     log_lines,
     produce,
+    risk_differences,
     start_osmem,
+    verdict_differences,
     write_config,
 )
 
 from detectors import Detector
-from pipeline.models import ScoredPost, Verdict
+from pipeline.models import ScoredPost
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store import es_docs
 from pipeline.store.elasticsearch import ElasticsearchStore
@@ -126,21 +126,6 @@ async def _indexed(store: ElasticsearchStore, keys: list[str]) -> dict[str, list
     return found
 
 
-SCORE_TOLERANCE = 1e-6
-
-
-def _differences(got: Verdict, want: Verdict) -> dict[str, tuple[object, object]]:
-    """Fields that differ. The score may differ below ``SCORE_TOLERANCE``: the
-    classifier's batched matrix products give float results that depend on the batch's
-    size and neighbours (seen: up to ~1e-7), and neither runner controls how posts are
-    batched (the in-process runner batches whatever is queued)."""
-    a, b = msgspec.to_builtins(got), msgspec.to_builtins(want)
-    out = {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
-    if "score" in out and math.isclose(got.score, want.score, abs_tol=SCORE_TOLERANCE):
-        del out["score"]
-    return out
-
-
 async def test_two_workers_survive_a_kill_and_an_outage_with_embedded_results(
     servers: tuple[Tansu, object], probe: ElasticsearchStore, tmp_path: Path
 ) -> None:
@@ -202,7 +187,7 @@ async def test_two_workers_survive_a_kill_and_an_outage_with_embedded_results(
     wrong = {
         s.post.key: diff
         for s in expected
-        if (diff := _differences(stored[s.post.key][0].verdict, s.verdict))
+        if (diff := verdict_differences(stored[s.post.key][0].verdict, s.verdict))
     }
     assert wrong == {}, f"{len(wrong)} verdicts differ, e.g. {list(wrong.items())[:3]}"
     assert sum(s.verdict.flagged for s in expected) > 0  # the sample has schemes in it
@@ -212,14 +197,7 @@ async def test_two_workers_survive_a_kill_and_an_outage_with_embedded_results(
     got = await probe.get_accounts(sorted(accounts))
     assert sorted(got) == sorted(accounts)
     differ = {
-        key: {
-            k: (a.get(k), b.get(k))
-            for a, b in [(msgspec.to_builtins(got[key]), msgspec.to_builtins(risk))]
-            for k in a.keys() | b.keys()
-            if a.get(k) != b.get(k)
-        }
-        for key, risk in accounts.items()
-        if got[key] != risk
+        key: risk_differences(got[key], risk) for key, risk in accounts.items() if got[key] != risk
     }
     assert differ == {}, f"{len(differ)} accounts differ, e.g. {list(differ.items())[:2]}"
     assert any(risk.flagged for risk in accounts.values())

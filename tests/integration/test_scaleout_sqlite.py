@@ -10,16 +10,23 @@ every account's risk equals the in-order fold of its posts.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from pathlib import Path
 
 import psutil
 import pytest
-from scaleout_support import Tansu, Worker, create_topic, generate_posts, produce, write_config
+from scaleout_support import (
+    Tansu,
+    Worker,
+    create_topic,
+    generate_posts,
+    produce,
+    risk_differences,
+    verdict_differences,
+    write_config,
+)
 
 from detectors import Detector
-from pipeline.models import AccountRisk, Verdict
 from pipeline.stages import fold_accounts, score_posts
 from pipeline.store.sqlite import SqliteStore
 
@@ -111,7 +118,7 @@ async def test_a_sqlite_worker_writes_through_its_child_and_survives_a_kill(
         wrong = []
         for want in expected:
             hit = await store.get_post(want.post.key)
-            if hit is None or not _same_verdict(hit.verdict, want.verdict):
+            if hit is None or verdict_differences(hit.verdict, want.verdict):
                 wrong.append(want.post.key)
         assert wrong == [], f"{len(wrong)} verdicts differ from the embedded stage's"
         assert any(want.verdict.flagged for want in expected)
@@ -119,27 +126,7 @@ async def test_a_sqlite_worker_writes_through_its_child_and_survives_a_kill(
         accounts = fold_accounts(expected, {})
         got = await store.get_accounts(sorted(accounts))
         assert sorted(got) == sorted(accounts)
-        differ = [key for key, risk in accounts.items() if not _same_risk(got[key], risk)]
+        differ = [key for key, risk in accounts.items() if risk_differences(got[key], risk)]
         assert differ == [], f"{len(differ)} account risks differ from the in-order fold"
     finally:
         await store.close()
-
-
-def _close(a: float, b: float) -> bool:
-    """The classifier's batched products differ below 1e-6 with the batch's size and
-    neighbours (tests/integration/test_scaleout.py), and a worker batches by partition."""
-    return math.isclose(a, b, abs_tol=1e-6)
-
-
-def _same_verdict(got: Verdict, want: Verdict) -> bool:
-    fields = ("flagged", "categories", "reasons", "contacts", "evidence")
-    return _close(got.score, want.score) and all(
-        getattr(got, f) == getattr(want, f) for f in fields
-    )
-
-
-def _same_risk(got: AccountRisk, want: AccountRisk) -> bool:
-    fields = ("flagged", "total_posts", "flagged_posts", "categories", "contacts")
-    return _close(got.score, want.score) and all(
-        getattr(got, f) == getattr(want, f) for f in fields
-    )
