@@ -42,15 +42,25 @@ _counts = msgspec.json.Decoder(dict[str, int]).decode
 MAX_REJECT_SAMPLE = 2_000
 
 
+_WHOLE_SECONDS = len('"2025-03-14T08:00:00Z"')
+
+
 def to_text(value: datetime | None) -> str | None:
-    """Fixed-width UTC text, so that comparing text compares time."""
+    """Fixed-width UTC text, so that comparing text compares time.
+
+    Written by msgspec's encoder, which prints a UTC time as RFC 3339 in C: ~0.7 µs a
+    call here, where ``isoformat`` took 3-5 µs, and a worker makes three per post (the
+    post's two times, its account's last one). msgspec leaves the fraction out of whole seconds, and
+    a shorter text would sort after a longer one of the same second ("…:00Z" >
+    "…:00.5Z"), so the fraction is put back."""
     if value is None:
         return None
-    if value.tzinfo is UTC:  # the common case, a third of the cost
-        return value.isoformat(timespec="microseconds")[:-6] + "Z"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    quoted = _encode(value).decode()
+    if len(quoted) == _WHOLE_SECONDS:
+        return quoted[1:-2] + ".000000Z"
+    return quoted[1:-1]
 
 
 def from_text(value: str | None) -> datetime | None:

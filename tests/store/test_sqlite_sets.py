@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from store_factories import scored
 
@@ -136,9 +136,29 @@ async def test_a_replayed_batch_with_odd_text_reads_back_whole(tmp_path: Path) -
         timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=8))]),
     )
 )
+@example(datetime(2025, 3, 14, 8, 0, 0, tzinfo=UTC))  # whole seconds: the encoder's short form
+@example(datetime(2025, 3, 14, 8, 0, 0, 1, tzinfo=timezone(timedelta(hours=8))))
 def test_stored_times_are_fixed_width_utc_whatever_the_zone(value: datetime) -> None:
     """The UTC fast path and the general one write the same text; a naive time is UTC."""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     text = sqlite_rows.to_text(value)
     assert text is not None and len(text) == len("2025-03-14T08:00:00.000000Z")
     assert datetime.fromisoformat(text) == aware
+
+
+_ZONED = st.datetimes(
+    min_value=datetime(1970, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=8))]),
+)
+
+
+@given(_ZONED, _ZONED)
+@example(
+    datetime(2025, 3, 14, 8, 0, 0, tzinfo=UTC), datetime(2025, 3, 14, 8, 0, 0, 500_000, tzinfo=UTC)
+)
+def test_stored_times_sort_as_the_times_do(first: datetime, second: datetime) -> None:
+    """Since/until filters and "newest first" compare the stored text, never datetimes."""
+    before, after = sqlite_rows.to_text(first), sqlite_rows.to_text(second)
+    assert before is not None and after is not None
+    assert (before < after) == (first < second)
+    assert (before == after) == (first == second)
