@@ -72,10 +72,12 @@ def upsert_posts(con: sqlite3.Connection, batch: BatchRows) -> None:
 
     The FTS table is contentless, so replacing a row means deleting exactly the tokens it
     was indexed with: those of the old text, re-tokenised. Unchanged text (the common
-    re-delivery case) leaves the index alone.
+    re-delivery case) leaves the index alone. New texts come with their token strings
+    (``batch.bodies``, made by the caller: :mod:`pipeline.store.sqlite_batch`).
     """
     keys = [row[rows.POST_KEY] for row in batch.posts]
     texts = {row[rows.POST_KEY]: row[rows.POST_TEXT] for row in batch.posts}
+    bodies = dict(zip(keys, batch.bodies, strict=True))
     old = _stored_posts(con, keys)
     rows.UPSERT_POSTS.run(con, batch.posts)
     ids = {key: row_id for key, (row_id, _) in old.items()}
@@ -84,7 +86,7 @@ def upsert_posts(con: sqlite3.Connection, batch: BatchRows) -> None:
     _FTS_DELETE.run(
         con, [("delete", old[k][0], fts.index_text(old[k][1])) for k in changed if k in old]
     )
-    _FTS_INSERT.run(con, [(ids[k], fts.index_text(texts[k])) for k in changed])
+    _FTS_INSERT.run(con, [(ids[k], bodies[k]) for k in changed])
     rows.UPSERT_VERDICTS.run(con, batch.verdicts)
     replaced = [key for key in keys if key in old]  # a new post has no child rows yet
     _DELETE_CATEGORIES.run(con, [ids[k] for k in replaced])

@@ -7,6 +7,7 @@ from store_factories import account, scored
 
 from pipeline.models import SourceState
 from pipeline.store import sqlite_batch
+from pipeline.store.fts import index_text
 from pipeline.store.sqlite_batch import BatchRows, batch_rows, merge
 from pipeline.store.sqlite_rows import POST_COLUMNS, POST_KEY
 
@@ -22,6 +23,7 @@ def test_the_last_copy_of_a_post_in_one_batch_wins() -> None:
     assert keys(rows) == ["weibo:p1", "weibo:p2"]
     assert rows.posts[0][TEXT] == "新文本"
     assert [v[0] for v in rows.verdicts] == keys(rows)  # aligned with the posts
+    assert rows.bodies == [index_text("新文本"), index_text("别的")]  # and so are the tokens
 
 
 def test_one_batch_merges_to_itself() -> None:
@@ -43,6 +45,7 @@ def test_a_later_batch_wins_a_post_with_its_child_rows() -> None:
     assert keys(merged) == ["weibo:p2", "weibo:p1"]
     assert merged.posts[1][TEXT] == "第二版 加new"
     assert [v[0] for v in merged.verdicts] == keys(merged)
+    assert merged.bodies == [index_text("只在第一批"), index_text("第二版 加new")]
     assert sorted(merged.categories) == [("weibo:p1", "credit"), ("weibo:p2", "debt")]
     assert [c for c in merged.contacts if c[1] == "weibo:p1"] == [
         ("wechat:new", "weibo:p1", "weibo:u1")
