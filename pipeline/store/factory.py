@@ -30,7 +30,7 @@ def sqlite_writer(settings: Settings, *, worker: bool) -> WriterKind:
     """Where the SQLite writer runs; ``"auto"`` chooses by who writes.
 
     A faust worker gets a process: its event loop is busy with detection, faust and
-    Kafka, so a writer thread's Python (FTS tokens, the commit's hand-overs) competed
+    Kafka, so a writer thread's Python (binding, the commit's hand-overs) competed
     for the GIL, and a worker on a writer process moved ~20-50% more posts end to end
     (``bench/README.md``). Everything else gets a thread: the embedded runner measured
     no faster with a process, and commands write little.

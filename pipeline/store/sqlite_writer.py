@@ -7,13 +7,13 @@ it, the process receives it by reference (pickle).
 
 Why a process (``store.sqlite_writer = "process"``, what ``"auto"`` gives ``radar
 worker``): sqlite3 releases the GIL inside SQLite, but a writer thread still needs the
-GIL for its Python (FTS tokens, binding parameters) and after every step, beside an
+GIL for its Python (binding parameters, reading back ids) and after every step, beside an
 event loop kept busy by detection, faust and Kafka. In a child process the writer runs
-on a core of its own. The caller builds the batch's rows (:mod:`pipeline.store.sqlite_batch`)
-and they cross as one msgpack blob (~2 µs per post to encode, ~7 to decode); the child
-makes the FTS tokens and runs the SQL. Group commit hands the child its next transaction
-while it runs the last (:mod:`pipeline.store.group_commit`), so it goes straight on.
-Measured end to end in ``bench/README.md``.
+on a core of its own. The caller builds the batch's rows with their FTS token strings
+(:mod:`pipeline.store.sqlite_batch`), and they cross as one msgpack blob (~2 µs per post
+to encode, ~7 to decode); the child runs the SQL. Group commit hands the child its next
+transaction while it runs the last (:mod:`pipeline.store.group_commit`), so it goes
+straight on. Measured end to end in ``bench/README.md``.
 
 The child is started with ``spawn``, never ``fork``: a worker has threads (aiokafka,
 the readers) whose locks a fork would copy mid-use. It ignores SIGINT, so Ctrl-C stops
