@@ -7,6 +7,8 @@ these tests are about the process itself.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import logging
 import os
 import signal
 import sqlite3
@@ -21,6 +23,7 @@ from store_factories import scored
 
 from pipeline.store.sqlite import SqliteStore
 from pipeline.store.sqlite_batch import batch_rows
+from pipeline.store.sqlite_writer import CALL_PIPE_BYTES, ProcessWriter, _widen_call_pipe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,6 +70,24 @@ async def test_writes_run_in_a_child_process(process_store: SqliteStore) -> None
     pid = await process_store._write(writer_pid)
     assert pid != os.getpid()
     assert await process_store._write(writer_pid) == pid  # one child, kept
+
+
+async def test_the_pipe_to_the_child_holds_most_of_a_transaction(
+    process_store: SqliteStore,
+) -> None:
+    """A 2,000-post transaction is ~1.9 MB of rows; through the default 64 KiB pipe the
+    child waited for it between transactions (``_widen_call_pipe``)."""
+    writer = process_store._writer
+    assert isinstance(writer, ProcessWriter) and writer._pool is not None
+    pipe = writer._pool._call_queue._writer.fileno()
+    allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    assert fcntl.fcntl(pipe, fcntl.F_GETPIPE_SZ) == min(allowed, CALL_PIPE_BYTES) > 64 * 1024
+
+
+def test_a_pool_without_the_expected_pipe_keeps_working(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="pipeline.store.sqlite_writer"):
+        _widen_call_pipe(object())
+    assert "keeps its default size" in caplog.text
 
 
 async def test_a_dead_writer_fails_one_call_then_a_new_one_takes_over(
