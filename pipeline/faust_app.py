@@ -116,6 +116,7 @@ class BatchProcessor:
     counters: Counters = field(default_factory=Counters)
     _store_open: bool = False
     _alerts_open: bool = False
+    _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def process_messages(self, decoded: Decoded) -> None:
@@ -162,12 +163,17 @@ class BatchProcessor:
         self.counters.flagged += sum(item.verdict.flagged for item in scored)
 
     async def ensure_open(self) -> None:
-        if not self._store_open:
-            await self.store.open()
-            self._store_open = True
-        if self.alerts is not None and not self._alerts_open:
-            await self.alerts.open()
-            self._alerts_open = True
+        """Open the store and the alert outbox unless they are. One opener at a time: the
+        start-up task and every partition's first batch may all ask at once, and a second
+        caller must wait for the first's open to finish (or fail), not write to a store
+        still opening."""
+        async with self._opening:
+            if not self._store_open:
+                await self.store.open()
+                self._store_open = True
+            if self.alerts is not None and not self._alerts_open:
+                await self.alerts.open()
+                self._alerts_open = True
 
     async def _retry(self, what: str, step: Callable[[], Awaitable[_T]]) -> _T:
         """Retry until ``step`` succeeds: never give up, never ack before."""
@@ -189,13 +195,18 @@ class BatchProcessor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.kafka.retry_max_seconds)
 
-    async def deliver_alerts(self) -> None:
-        """The alert sender, for the worker's life. Every worker runs one: the outbox
-        leases what each sender claims, so no alert goes out twice."""
-        if self.alerts is None:
-            return
+    async def run(self) -> None:
+        """The worker's own task, for its life: the store and the alert outbox opened at
+        start, then the alert sender.
+
+        Why open at start, not with the first batch: a SQLite worker's writer is a process
+        of its own, and spawning it (~0.5 s) held up every partition's first batch; and a
+        store that cannot be opened shows in the log before any post arrives. Every worker
+        runs a sender: the outbox leases what each sender claims, so no alert goes out
+        twice."""
         await self._retry("opening the store and the alert outbox", self.ensure_open)
-        await self.alerts.run(self._stop)
+        if self.alerts is not None:
+            await self.alerts.run(self._stop)
 
     async def close(self) -> None:
         self._stop.set()
@@ -344,8 +355,8 @@ def build_app(
                 event.message.decref()  # take_events' own ack is now the final one
 
     @app.task
-    async def deliver_alerts() -> None:
-        await processor.deliver_alerts()
+    async def open_store_and_deliver_alerts() -> None:
+        await processor.run()
 
     @app.on_before_shutdown.connect
     async def _close(*_: Any, **__: Any) -> None:

@@ -6,6 +6,7 @@ tests/integration/test_scaleout.py; here the pieces that must hold whatever Kafk
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -145,6 +146,72 @@ async def test_redelivered_batch_gives_the_same_account(detector: Detector) -> N
     once = dict(table)
     await processor.process(batch)  # at-least-once: the same batch again
     assert table == once
+
+
+class SlowOpeningStore(FlakyStore):
+    """Opens only when ``ready`` is set; the first open fails if ``fail_first``; a write
+    to a store that has not finished opening is an error, as it is for a real store."""
+
+    def __init__(self, *, fail_first: bool = False) -> None:
+        super().__init__(failures=0)
+        self.ready = asyncio.Event()
+        self.fail_next_open = fail_first
+        self.attempts = 0
+        self.is_open = False
+
+    async def open(self) -> None:
+        self.attempts += 1
+        await self.ready.wait()
+        if self.fail_next_open:
+            self.fail_next_open = False
+            raise ConnectionError("the store is not up yet")
+        self.opened += 1
+        self.is_open = True
+
+    async def write_batch(
+        self,
+        posts: Sequence[ScoredPost],
+        accounts: Sequence[AccountRisk] = (),
+        checkpoints: Sequence[SourceState] = (),
+    ) -> None:
+        if not self.is_open:
+            raise RuntimeError("written before it was open")
+        await super().write_batch(posts, accounts, checkpoints)
+
+
+async def test_the_worker_opens_its_store_at_start_without_alerts(detector: Detector) -> None:
+    """A SQLite worker's writer process then spawns before the first batch, not in it."""
+    store = SlowOpeningStore()
+    processor, _, _ = _processor(detector, store)
+    store.ready.set()
+    await asyncio.wait_for(processor.run(), timeout=5)  # no alerts: returns once open
+    assert store.opened == 1
+    await processor.process([_post(1, SCHEME)])
+    assert store.opened == 1 and len(store.batches) == 1
+
+
+@pytest.mark.parametrize("fail_first", [False, True])
+async def test_batches_arriving_while_the_store_opens_wait_for_it(
+    detector: Detector, fail_first: bool
+) -> None:
+    store = SlowOpeningStore(fail_first=fail_first)
+    processor, _, _ = _processor(detector, store)
+    start = asyncio.create_task(processor.run())
+    batches = [
+        asyncio.create_task(processor.process([_post(i, SCHEME, author=f"a{i}")])) for i in range(3)
+    ]
+    await asyncio.sleep(0.05)
+    assert store.attempts == 1  # one opener; the others wait for it
+    store.ready.set()
+    await asyncio.wait_for(asyncio.gather(start, *batches), timeout=5)
+    assert store.opened == 1
+    assert store.attempts == (2 if fail_first else 1)
+    assert sorted(p.post.key for written, _ in store.batches for p in written) == [
+        "weibo:p0",
+        "weibo:p1",
+        "weibo:p2",
+    ]
+    assert processor.counters.store_errors == (1 if fail_first else 0)
 
 
 def test_struct_codec_round_trips_and_validates() -> None:
