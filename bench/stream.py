@@ -6,7 +6,8 @@ are published the way ``radar collect`` publishes them. The clock runs from the 
 send to the moment the store holds all N posts; every second the consumer group's lag
 (end offsets minus committed offsets of ``radar.posts.raw``) and the indexed count are
 sampled, and the workers' CPU time is read, so the figure a worker would reach with a
-store that keeps up (posts per worker CPU-second) is reported next to the wall clock.
+store that keeps up (posts per worker CPU-second) is reported next to the wall clock,
+and so is the sustained rate (from 20% to 90% indexed), without the start and the tail.
 
 The posts (``--stream``): ``mix`` (default) is bench/detect.py's realistic mix, about one
 post in ten with scheme vocabulary; ``feed`` repeats the bundled sample feed, where
@@ -344,6 +345,20 @@ async def pipeline(
     return len(posts) / elapsed, len(posts) / cpu, samples
 
 
+def sustained(samples: list[tuple], total: int) -> float | None:
+    """Posts/s between the first samples with 20% and 90% of ``total`` indexed: the rate
+    once every partition is flowing, without the start (the first fetches, the first
+    batch of each partition) or the tail. None if the run was too short to tell."""
+    try:
+        low = next(s for s in samples if s[1] >= 0.2 * total)
+        high = next(s for s in samples if s[1] >= 0.9 * total)
+    except StopIteration:
+        return None
+    if high[0] <= low[0]:
+        return None
+    return float(high[1] - low[1]) / (high[0] - low[0])
+
+
 async def main() -> None:
     global PARTITIONS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -391,9 +406,11 @@ async def main() -> None:
         for kind, n, size in runs:
             print(f"pipeline → {kind}, {n} worker(s), {args.posts:,} posts, {size}/message:")
             rate, per_cpu, samples = await pipeline(posts, n, workdir, kind, size)
+            steady = sustained(samples, len(posts))
             print(
                 f"  end to end {rate:,.0f} posts/s ({rate / n:,.0f} per worker); "
-                f"{per_cpu:,.0f} posts per worker CPU-second"
+                f"{per_cpu:,.0f} posts per worker CPU-second; sustained "
+                + (f"{steady:,.0f} posts/s (20-90% indexed)" if steady else "? (run too short)")
             )
             print("  t(s)  indexed  lag")
             step = max(len(samples) // 12, 1)
