@@ -163,7 +163,7 @@ class BatchProcessor:
         self.counters.flagged += sum(item.verdict.flagged for item in scored)
 
     async def ensure_open(self) -> None:
-        """Open the store and the alert outbox unless they are. One opener at a time: the
+        """Open the store and the alert outbox if they are not. One opener at a time: the
         start-up task and every partition's first batch may all ask at once, and a second
         caller must wait for the first's open to finish (or fail), not write to a store
         still opening."""

@@ -50,9 +50,9 @@ def to_text(value: datetime | None) -> str | None:
 
     Written by msgspec's encoder, which prints a UTC time as RFC 3339 in C: ~0.7 µs a
     call here, where ``isoformat`` took 3-5 µs, and a worker makes three per post (the
-    post's two times, its account's last one). msgspec leaves the fraction out of whole seconds, and
-    a shorter text would sort after a longer one of the same second ("…:00Z" >
-    "…:00.5Z"), so the fraction is put back."""
+    post's two times, its account's last one). msgspec leaves the fraction out of whole
+    seconds, and a shorter text would sort after a longer one of the same second
+    ("…:00Z" > "…:00.5Z"), so the fraction is put back."""
     if value is None:
         return None
     if value.tzinfo is not UTC:

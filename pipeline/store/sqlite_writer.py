@@ -237,9 +237,10 @@ def _widen_call_pipe(pool: ProcessPoolExecutor) -> None:
     Why: the child reads its next transaction only once it finished the last. Through a
     64 KiB pipe a 2,000-post blob (~1.9 MB) then crossed in some thirty wake-ups of the
     parent's feeder thread, each waiting for a core that detection kept busy: the child
-    sat idle 5-15 ms between transactions, and the two processes spent ~12% more CPU per
-    post. A worker moved 4.7-5.1k posts/s end to end with it, against 5.9-6.0k with a
-    1 MiB pipe (three alternating rounds, ``bench/README.md``).
+    sat idle 6-23 ms between transactions (3-9 ms with 1 MiB), and the two processes
+    spent ~12% more CPU per post. A worker moved 4.7-5.1k posts/s end to end with it,
+    against 5.9-6.0k with a 1 MiB pipe (three alternating rounds, ``bench/README.md``).
+    With cores to spare the two pipes measured the same: it matters when they are busy.
 
     The pipe belongs to the executor (CPython's private ``_call_queue``), so it is looked
     up defensively: without it, or off Linux, the writer works as before, only slower."""
