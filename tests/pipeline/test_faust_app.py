@@ -34,7 +34,8 @@ def _post(i: int, text: str, author: str | None = "a1") -> Post:
 
 
 class FlakyStore:
-    """Fails ``failures`` times, then records what it is given."""
+    """Fails ``failures`` times, then records what it is given. A write to a store that
+    was never opened is an error, as it is for a real store."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
@@ -53,6 +54,8 @@ class FlakyStore:
         accounts: Sequence[AccountRisk] = (),
         checkpoints: Sequence[SourceState] = (),
     ) -> None:
+        if not self.opened:
+            raise RuntimeError("written before it was open")
         if self.failures:
             self.failures -= 1
             raise ConnectionError("elasticsearch is down")
@@ -149,15 +152,14 @@ async def test_redelivered_batch_gives_the_same_account(detector: Detector) -> N
 
 
 class SlowOpeningStore(FlakyStore):
-    """Opens only when ``ready`` is set; the first open fails if ``fail_first``; a write
-    to a store that has not finished opening is an error, as it is for a real store."""
+    """Opens only when ``ready`` is set (until then it is not open, so a write fails);
+    the first open fails if ``fail_first``."""
 
     def __init__(self, *, fail_first: bool = False) -> None:
         super().__init__(failures=0)
         self.ready = asyncio.Event()
         self.fail_next_open = fail_first
         self.attempts = 0
-        self.is_open = False
 
     async def open(self) -> None:
         self.attempts += 1
@@ -166,17 +168,6 @@ class SlowOpeningStore(FlakyStore):
             self.fail_next_open = False
             raise ConnectionError("the store is not up yet")
         self.opened += 1
-        self.is_open = True
-
-    async def write_batch(
-        self,
-        posts: Sequence[ScoredPost],
-        accounts: Sequence[AccountRisk] = (),
-        checkpoints: Sequence[SourceState] = (),
-    ) -> None:
-        if not self.is_open:
-            raise RuntimeError("written before it was open")
-        await super().write_batch(posts, accounts, checkpoints)
 
 
 async def test_the_worker_opens_its_store_at_start_without_alerts(detector: Detector) -> None:
