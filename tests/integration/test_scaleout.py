@@ -28,6 +28,7 @@ from scaleout_support import (
     Worker,
     create_topic,
     generate_posts,
+    group_progress,
     log_lines,
     produce,
     risk_differences,
@@ -93,7 +94,7 @@ async def _count(store: ElasticsearchStore) -> int | None:
 
 
 async def _wait_for(
-    store: ElasticsearchStore, target: int, workers: list[Worker], started: float
+    store: ElasticsearchStore, target: int, workers: list[Worker], started: float, tansu: Tansu
 ) -> int:
     seen = 0
     while time.monotonic() - started < DEADLINE_SECONDS:
@@ -104,8 +105,21 @@ async def _wait_for(
         if seen >= target:
             return seen
         await asyncio.sleep(0.5)
-    tails = "\n".join(w.log()[-2000:] for w in workers)
-    raise AssertionError(f"only {seen}/{target} posts indexed in time\n{tails}")
+    raise AssertionError(
+        f"only {seen}/{target} posts indexed in time\n{await _stall_report(workers, tansu)}"
+    )
+
+
+async def _stall_report(workers: list[Worker], tansu: Tansu) -> str:
+    """Where each partition's group stands against its end, and each worker's last events."""
+    progress = await group_progress(tansu.bootstrap, "radar", PARTITIONS)
+    lines = [
+        f"partition {partition}: committed {committed}, end {end}"
+        for partition, (committed, end) in sorted(progress.items())
+    ]
+    for i, worker in enumerate(workers):
+        lines += [f"--- worker {i} ---", worker.log_events()]
+    return "\n".join(lines)
 
 
 def _log_count(workers: list[Worker], needle: str) -> int:
@@ -148,21 +162,21 @@ async def test_two_workers_survive_a_kill_and_an_outage_with_embedded_results(
         await produce(tansu.bootstrap, posts)
 
         # SIGKILL one worker mid-stream, restart it: its partitions move and come back.
-        await _wait_for(probe, COUNT // 4, workers, started)
+        await _wait_for(probe, COUNT // 4, workers, started, tansu)
         workers[0].kill()
         killed_at = await _count(probe)
         await asyncio.sleep(1.0)
         workers[0].start()
 
         # Elasticsearch stops answering for a while: every write times out.
-        await _wait_for(probe, (COUNT * 3) // 5, workers, started)
+        await _wait_for(probe, (COUNT * 3) // 5, workers, started, tansu)
         failed_before = _log_count(workers, "store write failed")
         resumed_before = _log_count(workers, "store write succeeded again")
         osmem.process.send_signal(signal.SIGSTOP)  # type: ignore[attr-defined]
         await asyncio.sleep(OUTAGE_SECONDS)
         osmem.process.send_signal(signal.SIGCONT)  # type: ignore[attr-defined]
 
-        await _wait_for(probe, COUNT, workers, started)
+        await _wait_for(probe, COUNT, workers, started, tansu)
         elapsed = time.monotonic() - started
         await asyncio.sleep(3.0)  # replays after the kill may still be rewriting
     finally:
