@@ -6,14 +6,15 @@ which is :func:`detectors.accounts.fold_post` per post), so both modes give the 
 verdicts and the same account risks by construction.
 
 Delivery (DESIGN.md "Identity and delivery"): a batch's offsets may be committed only
-after its posts and accounts are durable in the store. ``stream.take_events`` acks a batch
-when the agent asks for the next one *and* when the agent stops, so each message of a
-batch carries one extra reference (``Message.incref``) that is released only after the
-store write, the alert outbox record, and the broker's acks for the batch's alerts,
-verdicts and account changelog records succeeded; until then no ack can be
-final, whatever stops the agent (a rebalance, a SIGTERM, a crash). A failing store write is
-retried with backoff, forever: the partition pauses (faust stops fetching once its buffer
-is full), and resumes where it stopped when the store is back.
+after its posts and accounts are durable in the store. faust acks messages the agent
+never processed: ``stream.take_events`` acks a take when the agent stops (a rebalance, a
+SIGTERM, a crash), and a stream acks the messages it skips during a rebalance. So the
+worker's consumer (:class:`pipeline.faust_consumer.ProcessedOnlyConsumer`) refuses every
+ack on the posts topic but those of messages the agent marked processed, which it does
+only after the store write, the alert outbox record, and the broker's acks for the
+batch's alerts, verdicts and account changelog records succeeded. A failing store write
+is retried with backoff, forever: the partition pauses (faust stops fetching once its
+buffer is full), and resumes where it stopped when the store is back.
 
 Partitions are isolated (one actor per partition): a batch then holds one partition's
 posts, which is what the table needs, since faust files a table write under the partition
@@ -35,7 +36,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import faust
 import msgspec
@@ -44,6 +45,7 @@ from faust.serializers.codecs import Codec
 from detectors import Detector
 from pipeline.alerts.service import AlertService, build_alerts
 from pipeline.config import Settings
+from pipeline.faust_consumer import ProcessedOnlyConsumer, RadarFaustApp
 from pipeline.faust_table import BatchChangelogTable, produce_all, topic_partitions
 from pipeline.kafka_settings import (
     ACCOUNTS_TOPIC,
@@ -250,7 +252,7 @@ def _faust_app(settings: Settings) -> faust.App:
     state_dir = Path(kafka.state_dir).expanduser()
     if not state_dir.is_absolute():
         state_dir = settings.data_path / state_dir
-    return faust.App(
+    return RadarFaustApp(
         kafka.group_id,
         broker=[f"kafka://{b}" for b in kafka.broker_list],
         broker_credentials=_broker_credentials(kafka),
@@ -338,8 +340,6 @@ def build_app(
     @app.agent(posts, name="radar.score", isolated_partitions=True)
     async def score(stream: Any) -> None:
         async for events in stream.take_events(kafka.take_messages, kafka.batch_timeout_seconds):
-            for event in events:
-                event.message.incref()  # held until the batch is durable (see module doc)
             # take_events fills its buffer in another task, so this one has no current
             # event; the table files writes under the current event's partition, and with
             # isolated partitions every event of the batch has the same one.
@@ -351,8 +351,9 @@ def build_app(
             await processor.process_messages(decode_messages(messages, POSTS_TOPIC))
             # verdicts and alerts are already out; the table's records now
             await accounts.flush_changelog(events[-1].message.partition)
-            for event in events:
-                event.message.decref()  # take_events' own ack is now the final one
+            # durable: take_events' ack of these (when the agent asks for more) commits them
+            consumer = cast(ProcessedOnlyConsumer, app.consumer)
+            consumer.mark_processed(event.message for event in events)
 
     @app.task
     async def open_store_and_deliver_alerts() -> None:
