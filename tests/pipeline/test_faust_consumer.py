@@ -89,3 +89,15 @@ async def test_faust_own_consumer_would_commit_past_the_skipped_message() -> Non
     for offset in (10, 11, 12):
         message(offset).ack(plain)
     assert plain._new_offset(TP(POSTS_TOPIC, 0)) == 13
+
+
+async def test_posts_offsets_are_never_filtered_as_already_read(
+    consumer: ProcessedOnlyConsumer,
+) -> None:
+    """After a seek back, faust's fetch loop drops what is below its read offset and
+    counts a jump as a gap that commits; on the posts topic it sees no read offset."""
+    posts, other = TP(POSTS_TOPIC, 0), TP(OTHER_TOPIC, 0)
+    consumer._read_offset[posts] = 22
+    consumer._read_offset[other] = 22
+    assert consumer._read_offset[posts] is None
+    assert consumer._read_offset[other] == 22
